@@ -1,0 +1,189 @@
+"""Find many lexicon phrases in one pass, tolerant of ASR errors.
+
+A `PhraseMatcher` holds Aho-Corasick automatons over three keys of every phrase: the match
+form (exact), the pinyin key (homophones: 招商因行 for 招商银行) and, when asked, the loose
+pinyin key (zh/z, -ng/-n, 您/你 merged). All keys have one character per match-form
+character (see qa.text.MatchText), so every hit maps back to the display text.
+Allow-list contexts suppress hits they contain (不知道您现在是否方便 covers 不知道).
+`fuzzy_locate` aligns one phrase approximately (rapidfuzz) for standard phrases said with
+dropped or extra characters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+import ahocorasick
+from rapidfuzz import fuzz
+
+from qa.text import MatchText, _char_keys, _is_cjk, match_text, to_display
+
+MatchForm = Literal["exact", "pinyin", "loose", "fuzzy", "regex"]
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    phrase: str
+    category: str = ""
+    severity: str = ""
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    """`entry` matched match-form characters [start, end) by `form` (score 100 unless
+    fuzzy)."""
+
+    entry: LexiconEntry
+    start: int
+    end: int
+    form: MatchForm
+    score: float = 100.0
+
+
+def _cjk_count(text: str) -> int:
+    return sum(1 for ch in text if _is_cjk(ch))
+
+
+def _digit_count(text: str) -> int:
+    return sum(1 for ch in text if ch.isdigit())
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _on_word_boundaries(text: str, start: int, end: int) -> bool:
+    if _is_word(text[start]) and start > 0 and _is_word(text[start - 1]):
+        return False
+    if _is_word(text[end - 1]) and end < len(text) and _is_word(text[end]):
+        return False
+    return True
+
+
+def _automaton(keys: Iterable[tuple[str, int]]) -> ahocorasick.Automaton | None:
+    """An automaton whose values are (length, entry indices, needs a word-boundary
+    check): only keys that start or end with a Latin letter or digit need one."""
+    automaton = ahocorasick.Automaton()
+    grouped: dict[str, list[int]] = {}
+    for key, index in keys:
+        if key:
+            grouped.setdefault(key, []).append(index)
+    if not grouped:
+        return None
+    for key, indices in grouped.items():
+        automaton.add_word(key, (len(key), tuple(indices), _is_word(key[0]) or _is_word(key[-1])))
+    automaton.make_automaton()
+    return automaton
+
+
+def _iter_hits(automaton: ahocorasick.Automaton | None, haystack: str):
+    if automaton is None or not haystack:
+        return
+    for end_index, (length, indices, _) in automaton.iter(haystack):
+        yield end_index + 1 - length, end_index + 1, indices
+
+
+def _mostly_inside(hit: PhraseHit, allowed: list[tuple[int, int]]) -> bool:
+    """Whether an allowed context covers at least half of a hit: the hit is then part of
+    the polite phrase (这个[我不清楚的地方帮您核实一下] cancels 这个我不清楚)."""
+    length = hit.end - hit.start
+    return any(2 * (min(hit.end, b) - max(hit.start, a)) >= length for a, b in allowed)
+
+
+class PhraseMatcher:
+    """All occurrences of a lexicon's phrases in a MatchText.
+
+    pinyin: also match homophones for phrases of at least `min_pinyin_chars` CJK
+    characters (short phrases have too many homophones to match safely).
+    loose: also match on the loose pinyin key (for standard phrases, not forbidden ones).
+    allow: phrases whose occurrence around a hit (covering at least half of it) cancels it.
+    """
+
+    def __init__(self, entries: Sequence[LexiconEntry], *, pinyin: bool = True,
+                 loose: bool = False, min_pinyin_chars: int = 3,
+                 allow: Sequence[str] = ()):
+        self.entries = tuple(entries)
+        forms = [match_text(to_display(e.phrase)) for e in self.entries]
+        self._exact = _automaton((f.text, i) for i, f in enumerate(forms))
+        # Digits count like characters: "95588" matches 九五五八八 through the key.
+        eligible = [(f, i) for i, f in enumerate(forms)
+                    if _cjk_count(f.text) >= min_pinyin_chars or _digit_count(f.text) >= 3]
+        self._pinyin = _automaton((f.pinyin, i) for f, i in eligible) if pinyin else None
+        self._loose = _automaton((f.loose, i) for f, i in eligible) if loose else None
+        allow_forms = [match_text(to_display(a)) for a in allow]
+        self._allow_exact = _automaton((f.text, i) for i, f in enumerate(allow_forms))
+        self._allow_pinyin = _automaton(
+            (f.pinyin, i) for i, f in enumerate(allow_forms)
+            if _cjk_count(f.text) >= min_pinyin_chars) if pinyin else None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _allowed_spans(self, m: MatchText) -> list[tuple[int, int]]:
+        spans = [(s, e) for s, e, _ in _iter_hits(self._allow_exact, m.text)]
+        spans += [(s, e) for s, e, _ in _iter_hits(self._allow_pinyin, m.pinyin)]
+        return spans
+
+    def find(self, m: MatchText) -> list[PhraseHit]:
+        """Every hit, exact first; a homophone hit on the same span as an exact hit of the
+        same phrase is dropped. Sorted by position."""
+        hits: list[PhraseHit] = []
+        seen: set[tuple[int, int, int]] = set()
+        entries = self.entries
+        text = m.text
+        for form, automaton, haystack in (("exact", self._exact, text),
+                                          ("pinyin", self._pinyin, m.pinyin),
+                                          ("loose", self._loose, m.loose)):
+            if automaton is None:
+                continue
+            for end_index, (length, indices, check_boundary) in automaton.iter(haystack):
+                end = end_index + 1
+                start = end - length
+                if check_boundary and not _on_word_boundaries(text, start, end):
+                    continue
+                for index in indices:
+                    key = (start, end, index)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    hits.append(PhraseHit(entries[index], start, end, form))  # type: ignore[arg-type]
+        if hits and (self._allow_exact is not None or self._allow_pinyin is not None):
+            allowed = self._allowed_spans(m)
+            if allowed:
+                hits = [h for h in hits if not _mostly_inside(h, allowed)]
+        if len(hits) > 1:
+            hits.sort(key=lambda h: (h.start, -h.end, h.form != "exact"))
+        return hits
+
+
+def fuzzy_locate(phrase: MatchText, target: MatchText, threshold: float) -> tuple[float, int, int] | None:
+    """Approximate occurrence of `phrase` in `target`, compared on loose pinyin keys:
+    (score 0-100, start, end) in target's match form, or None below `threshold`."""
+    needle, hay = phrase.loose, target.loose
+    if not needle or len(hay) < max(2, int(len(needle) * 0.7)):
+        return None
+    alignment = fuzz.partial_ratio_alignment(needle, hay, score_cutoff=threshold)
+    if alignment is None:
+        return None
+    if len(needle) <= len(hay):
+        start, end = alignment.dest_start, alignment.dest_end
+    else:  # the whole (shorter) target was aligned inside the phrase
+        start, end = 0, len(hay)
+    if end <= start:
+        return None
+    return alignment.score, start, end
+
+
+def key_pattern(pattern: str, loose: bool = False) -> re.Pattern[str]:
+    """A regular expression for the pinyin key of a match text: every literal CJK character
+    of `pattern` is replaced by its key, so 工号 also matches 公号. Use `.` for any
+    character; ranges of CJK characters cannot be expressed in this form."""
+    out = []
+    for ch in pattern:
+        if _is_cjk(ch):
+            out.append(re.escape(_char_keys(ch)[1 if loose else 0]))
+        else:
+            out.append(ch)
+    return re.compile("".join(out))

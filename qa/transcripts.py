@@ -1,0 +1,81 @@
+"""Reading and writing transcript JSON files (the I/O side of qa.model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from qa.errors import TranscriptError
+from qa.model import Transcript, transcript_from_dict, transcript_to_dict
+
+
+def parse_transcript_json(text: str, source: str) -> Transcript:
+    """A Transcript from JSON text; raises TranscriptError naming `source` and the field
+    (or line and column of malformed JSON)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(source, f"line {exc.lineno} column {exc.colno}",
+                              f"malformed JSON: {exc.msg}") from None
+    return transcript_from_dict(data, source)
+
+
+def read_transcript(path: str | Path) -> Transcript:
+    """Read and validate one transcript JSON file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise TranscriptError(str(path), "", "no such file") from None
+    except OSError as exc:
+        raise TranscriptError(str(path), "", f"cannot read: {exc.strerror}") from None
+    if not raw.strip():
+        raise TranscriptError(str(path), "", "empty file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TranscriptError(str(path), "", f"not UTF-8 text (byte {exc.start})") from None
+    return parse_transcript_json(text, str(path))
+
+
+def transcript_files(path: str | Path) -> list[Path]:
+    """The transcript files a path names: the file itself, or every *.json below a
+    folder, sorted."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.json") if p.is_file())
+    if not path.exists():
+        raise TranscriptError(str(path), "", "no such file or folder")
+    return [path]
+
+
+def iter_transcripts(path: str | Path) -> Iterator[tuple[Path, Transcript | TranscriptError]]:
+    """Each file under `path` with its transcript, or the error that file gave (so one bad
+    file does not stop the others)."""
+    for file in transcript_files(path):
+        try:
+            yield file, read_transcript(file)
+        except TranscriptError as exc:
+            yield file, exc
+
+
+def write_transcript(transcript: Transcript, path: str | Path) -> Path:
+    """Write a transcript atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(transcript_to_dict(transcript), ensure_ascii=False, indent=1)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,1118 @@
+"""Check types: one pure function each, registered by name, configured from rubric YAML.
+
+A check takes a prepared call (`CallContext`) and its validated parameters and returns
+findings. Every finding explains itself: what matched (or what was missing), by which form
+(exact, pinyin homophone, loose pinyin, fuzzy with its score, regex), where (segment,
+characters) and when (seconds). A check whose subject does not occur in the call (no hold,
+no account information) returns findings with `passed=None`: not applicable.
+
+Parameters are pydantic models; lexicon names in them are bound to phrase lists by
+qa.rubric when the rubric is loaded (`bind`), so matchers are compiled once per rubric.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from rapidfuzz import fuzz, process
+
+from qa.matcher import LexiconEntry, PhraseHit, PhraseMatcher, fuzzy_locate, key_pattern
+from qa.model import Finding, Segment, Transcript
+from qa.text import MatchText, find_pii, match_text, to_display
+
+SpeakerFilter = Literal["agent", "customer", "any"]
+
+
+# --- the prepared call -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PreparedSegment:
+    index: int
+    segment: Segment
+    match: MatchText
+
+    def time_at(self, char_index: int) -> float:
+        """Estimated time of a match-form character: word timestamps when the engine gave
+        them, else interpolated over the segment by character position."""
+        seg = self.segment
+        n = len(self.match.text)
+        if n == 0 or seg.end <= seg.start:
+            return seg.start
+        return seg.start + (seg.end - seg.start) * min(char_index, n) / n
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    aliases: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def fits(self, organisation: str) -> bool:
+        org = normalise_key(organisation)
+        return any(normalise_key(n) == org for n in self.names()) or normalise_key(self.name) in org
+
+
+@dataclass(frozen=True)
+class Prediction:
+    model: str
+    label: str
+    probability: float
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class VoiceActivity:
+    """Speech intervals per role measured from the audio (qa.audio); when present, silence
+    and overlap checks use it instead of segment times."""
+
+    agent: tuple[Interval, ...] = ()
+    customer: tuple[Interval, ...] = ()
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallContext:
+    transcript: Transcript
+    segments: tuple[PreparedSegment, ...]
+    duration: float
+    organisations: tuple[Organisation, ...] = ()
+    organisation_patterns: tuple[str, ...] = ()
+    voice: VoiceActivity | None = None
+    predictions: Mapping[str, Prediction] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def language(self) -> str:
+        return self.transcript.language
+
+    def by_speaker(self, speaker: SpeakerFilter) -> tuple[PreparedSegment, ...]:
+        if speaker == "any":
+            return self.segments
+        key = ("speaker", speaker)
+        if key not in self.memo:
+            self.memo[key] = tuple(s for s in self.segments if s.segment.speaker == speaker)
+        return self.memo[key]
+
+
+def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (),
+            organisation_patterns: Sequence[str] = (), voice: VoiceActivity | None = None,
+            predictions: Mapping[str, Prediction] | None = None) -> CallContext:
+    """Normalise every segment once (match form and pinyin keys) for all checks."""
+    prepared = tuple(PreparedSegment(i, s, match_text(s.text))
+                     for i, s in enumerate(transcript.segments))
+    return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
+                       tuple(organisation_patterns), voice, dict(predictions or {}))
+
+
+@functools.lru_cache(maxsize=8192)
+def normalise_key(text: str) -> str:
+    return match_text(to_display(text)).text
+
+
+# --- registry ----------------------------------------------------------------------------
+
+class CheckParams(BaseModel):
+    """Parameters shared by every check type."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    speaker: SpeakerFilter = "agent"
+    within_s: float | None = Field(default=None, gt=0, description="only the first N seconds")
+    last_s: float | None = Field(default=None, gt=0, description="only the last N seconds")
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+        """Resolve lexicon names and compile matchers (called once by the rubric loader)."""
+
+    def in_window(self, t: float, duration: float) -> bool:
+        if self.within_s is not None and t > self.within_s:
+            return False
+        if self.last_s is not None and t < duration - self.last_s:
+            return False
+        return True
+
+    def window_text(self) -> str:
+        parts = []
+        if self.within_s is not None:
+            parts.append(f"in the first {self.within_s:g} s")
+        if self.last_s is not None:
+            parts.append(f"in the last {self.last_s:g} s")
+        return " ".join(parts)
+
+
+CheckFunction = Callable[[CallContext, Any, str], list[Finding]]
+
+
+@dataclass(frozen=True)
+class CheckType:
+    name: str
+    params: type[CheckParams]
+    run: CheckFunction
+
+
+CHECKS: dict[str, CheckType] = {}
+
+
+def check(name: str, params: type[CheckParams]) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check function under `name` with its parameter model."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        CHECKS[name] = CheckType(name, params, function)
+        return function
+
+    return register
+
+
+def run_check(ctx: CallContext, params: CheckParams, item_id: str) -> list[Finding]:
+    return CHECKS[params.type].run(ctx, params, item_id)
+
+
+def _lexicon(lexicons: Mapping[str, Sequence[LexiconEntry]], name: str) -> list[LexiconEntry]:
+    if name not in lexicons:
+        known = ", ".join(sorted(lexicons)) or "none"
+        raise KeyError(f"unknown lexicon {name!r} (known: {known})")
+    return list(lexicons[name])
+
+
+def _fmt_t(t: float | None) -> str:
+    return "?" if t is None else f"{t:.1f} s"
+
+
+def _hit_finding(item_id: str, check_name: str, ps: PreparedSegment, start: int, end: int,
+                 passed: bool | None, detail: str, **extra: Any) -> Finding:
+    a, b = ps.match.span(start, end)
+    return Finding(
+        item_id=item_id, check=check_name, passed=passed, speaker=ps.segment.speaker,
+        start=round(ps.time_at(start), 2), end=round(ps.time_at(end), 2),
+        evidence=ps.match.display[a:b], detail=detail, segment_index=ps.index,
+        char_start=a, char_end=b, **extra)
+
+
+def _describe_form(hit_form: str, score: float) -> str:
+    if hit_form == "exact":
+        return "exact"
+    if hit_form == "fuzzy":
+        return f"fuzzy {score:.0f}"
+    return {"pinyin": "homophone (pinyin)", "loose": "near-homophone (loose pinyin)",
+            "regex": "pattern"}.get(hit_form, hit_form)
+
+
+# --- phrase sets: the shared way to say "one of these phrases" ------------------------------
+
+_PLACEHOLDER_RE = re.compile(r"\{(company|agent_surname|agent_given_name|agent_name)\}")
+_COMPOUND_SURNAMES = (
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
+    "司徒", "夏侯", "轩辕", "令狐", "钟离", "澹台", "南宫", "端木", "独孤", "西门",
+)
+_ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "信用卡中心", "客户服务中心",
+                 "客服中心", "服务热线", "客服热线", "热线", "总行", "分行",
+                 " card services", " customer services", " customer service", " credit cards",
+                 " plc", " ltd", " inc", " limited")
+
+
+def split_name(name: str, language: str) -> tuple[str, str]:
+    """(surname, given name) of an agent's name: Chinese surname first (compound surnames
+    such as 欧阳 kept whole); English 'Given Surname'."""
+    name = name.strip()
+    if not name:
+        return "", ""
+    if language.startswith("zh") and not name.isascii():
+        for compound in _COMPOUND_SURNAMES:
+            if name.startswith(compound):
+                return compound, name[len(compound):]
+        return name[0], name[1:]
+    parts = name.split()
+    if len(parts) == 1:
+        return parts[0], parts[0]
+    return parts[-1], parts[0]
+
+
+def organisation_names(organisation: str, organisations: Sequence[Organisation]) -> list[str]:
+    """The names a call's organisation may be said by: itself, its short forms without a
+    legal or department suffix (招商银行 for 招商银行信用卡中心) and the rubric's aliases."""
+    names = [organisation]
+    lowered = organisation.lower()
+    for suffix in _ORG_SUFFIXES:
+        if lowered.endswith(suffix) and len(organisation) - len(suffix) >= 2:
+            names.append(organisation[: -len(suffix)].strip())
+    if organisation.startswith("中国") and len(organisation) > 4:
+        names.append(organisation[2:])
+    for org in organisations:
+        if org.fits(organisation):
+            names.extend(org.names())
+    return list(dict.fromkeys(n for n in names if n))
+
+
+class PhraseSet(BaseModel):
+    """Phrases given inline and/or by lexicon name; inline phrases may hold placeholders
+    {company}, {agent_surname}, {agent_given_name}, {agent_name}, filled in per call.
+    `bind` compiles them into a PhraseRuntime that does the matching."""
+
+    model_config = ConfigDict(extra="forbid")
+    phrases: list[str] = Field(default_factory=list)
+    lexicon: str | None = None
+    speaker: SpeakerFilter = "agent"
+    pinyin: bool = True
+    loose: bool = False
+    fuzzy: float | None = Field(default=None, ge=50, le=100)
+    patterns: list[str] = Field(default_factory=list, description="regexes on the match form")
+    homophone_patterns: list[str] = Field(
+        default_factory=list, description="regexes on the pinyin key (literal CJK only)")
+    allow: list[str] = Field(default_factory=list)
+    allow_lexicon: str | None = None
+
+    _runtime: "PhraseRuntime | None" = PrivateAttr(default=None)
+
+    @field_validator("patterns", "homophone_patterns")
+    @classmethod
+    def _valid_regex(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return value
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+        entries = [LexiconEntry(p) for p in self.phrases if not _PLACEHOLDER_RE.search(p)]
+        if self.lexicon:
+            entries += _lexicon(lexicons, self.lexicon)
+        allow = list(self.allow)
+        if self.allow_lexicon:
+            allow += [e.phrase for e in _lexicon(lexicons, self.allow_lexicon)]
+        self._runtime = PhraseRuntime(
+            matcher=PhraseMatcher(entries, pinyin=self.pinyin, loose=self.loose,
+                                  min_pinyin_chars=self.pinyin_min_chars(), allow=allow),
+            templates=tuple(p for p in self.phrases if _PLACEHOLDER_RE.search(p)),
+            patterns=tuple(re.compile(p) for p in self.patterns),
+            key_patterns=tuple(key_pattern(p) for p in self.homophone_patterns),
+            speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy)
+
+    def pinyin_min_chars(self) -> int:
+        """Shortest phrase (in CJK characters) also matched by homophones."""
+        return 3
+
+    @property
+    def runtime(self) -> "PhraseRuntime":
+        if self._runtime is None:
+            self.bind({})
+        return self._runtime  # type: ignore[return-value]
+
+    @property
+    def matcher(self) -> PhraseMatcher:
+        return self.runtime.matcher
+
+    def size(self) -> int:
+        return self.runtime.size()
+
+    def describe(self, limit: int = 4) -> str:
+        return self.runtime.describe(limit)
+
+    def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
+        return self.runtime.find(ctx, ps)
+
+    def fuzzy_find(self, ctx: CallContext, ps: PreparedSegment) -> PhraseHit | None:
+        return self.runtime.fuzzy_find(ctx, ps)
+
+    def occurrences(self, ctx: CallContext, params: CheckParams | None = None,
+                    use_fuzzy: bool = True) -> list[tuple[PreparedSegment, PhraseHit]]:
+        return self.runtime.occurrences(ctx, params, use_fuzzy)
+
+
+class PhraseRuntime:
+    """A bound phrase set: what matches one prepared call. Plain Python (no pydantic) as
+    it runs for every segment of every call."""
+
+    def __init__(self, matcher: PhraseMatcher, templates: tuple[str, ...],
+                 patterns: tuple[re.Pattern[str], ...], key_patterns: tuple[re.Pattern[str], ...],
+                 speaker: SpeakerFilter, loose: bool, fuzzy: float | None):
+        self.matcher = matcher
+        self.templates = templates
+        self.patterns = patterns
+        self.key_patterns = key_patterns
+        self.speaker = speaker
+        self.loose = loose
+        self.fuzzy = fuzzy
+
+    def size(self) -> int:
+        return len(self.matcher) + len(self.templates) + len(self.patterns) + len(self.key_patterns)
+
+    def describe(self, limit: int = 4) -> str:
+        shown = [e.phrase for e in self.matcher.entries[:limit]] + list(self.templates[:2])
+        more = self.size() - len(shown)
+        text = "、".join(shown)
+        return text + (f" (+{more} more)" if more > 0 else "")
+
+    def resolved_templates(self, ctx: CallContext) -> tuple[
+            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+        """Templates filled in for this call (computed once per call): (literal phrases,
+        patterns on the match form and the pinyin key, patterns on the pinyin key). Where
+        a name is unknown, the template becomes a pattern with a wildcard (an unknown
+        surname is any one or two characters), if enough of it is left to match safely."""
+        if not self.templates:
+            return (), (), ()
+        key = ("templates", id(self))
+        if key not in ctx.memo:
+            ctx.memo[key] = self._resolve_templates(ctx)
+        return ctx.memo[key]
+
+    def _resolve_templates(self, ctx: CallContext) -> tuple[
+            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+        call = ctx.transcript.call
+        surname, given = split_name(call.agent_name or "", ctx.language)
+        values = {"agent_surname": surname, "agent_given_name": given,
+                  "agent_name": (call.agent_name or "").strip()}
+        phrases: list[str] = []
+        text_patterns: list[re.Pattern[str]] = []
+        key_patterns: list[re.Pattern[str]] = []
+        for template in self.templates:
+            if "{company}" in template:
+                if call.organisation:
+                    names = organisation_names(call.organisation, ctx.organisations)
+                else:
+                    names = [n for org in ctx.organisations for n in org.names()]
+                    text_patterns.extend(_company_patterns(ctx.organisation_patterns))
+                phrases.extend(template.replace("{company}", name) for name in names)
+                continue
+            missing = [m for m in _PLACEHOLDER_RE.findall(template) if not values.get(m)]
+            if not missing:
+                phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
+                continue
+            literal = _PLACEHOLDER_RE.sub("", template)
+            if ("agent_name" in missing or template.startswith("{")
+                    or len(normalise_key(literal)) < 2):
+                continue  # too little is left to match safely
+            key_patterns.append(_wildcard_pattern(template, ctx.language))
+        phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
+        return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
+
+    def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
+        """Hits in one prepared segment (speaker and window not applied)."""
+        m = ps.match
+        hits = self.matcher.find(m)
+        for pattern in self.patterns:
+            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+                     for x in pattern.finditer(m.text) if x.end() > x.start()]
+        for pattern in self.key_patterns:
+            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+                     for x in pattern.finditer(m.pinyin) if x.end() > x.start()]
+        if not self.templates:
+            return hits
+        phrases, text_patterns, key_patterns = self.resolved_templates(ctx)
+        for phrase in phrases:
+            hits += _literal_hits(phrase, m, self.loose)
+        # Company patterns run on the pinyin key too, where spoken digits (九五五八八) are
+        # ASCII digits.
+        searches = [(p, k) for p in text_patterns for k in (m.text, m.pinyin)]
+        searches += [(p, m.pinyin) for p in key_patterns]
+        for pattern, key in searches:
+            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+                     for x in pattern.finditer(key) if x.end() > x.start()]
+        return hits
+
+    def fuzzy_find(self, ctx: CallContext, ps: PreparedSegment) -> PhraseHit | None:
+        """The best approximate occurrence of one of the phrases (of 4 or more
+        characters: fuzzy matching of shorter ones finds everything), or None."""
+        if self.fuzzy is None:
+            return None
+        key = ("fuzzy", id(self))
+        if key not in ctx.memo:
+            candidates = [e.phrase for e in self.matcher.entries]
+            candidates += list(self.resolved_templates(ctx)[0])  # literal phrases only
+            forms = [_match_form(p) for p in candidates]
+            ctx.memo[key] = [(p, f) for p, f in zip(candidates, forms) if len(f.text) >= 4]
+        candidates = ctx.memo[key]
+        if not candidates:
+            return None
+        best = process.extractOne(ps.match.loose, [f.loose for _, f in candidates],
+                                  scorer=fuzz.partial_ratio, score_cutoff=self.fuzzy)
+        if best is None:
+            return None
+        phrase, form = candidates[best[2]]
+        located = fuzzy_locate(form, ps.match, self.fuzzy)
+        if located is None:
+            return None
+        return PhraseHit(LexiconEntry(phrase), located[1], located[2], "fuzzy", located[0])
+
+    def occurrences(self, ctx: CallContext, params: CheckParams | None = None,
+                    use_fuzzy: bool = True) -> list[tuple[PreparedSegment, PhraseHit]]:
+        """All hits by this set's speaker in the window of `params`, in call order. Only
+        when nothing matches exactly or by sound anywhere are fuzzy matches tried, so an
+        approximate hit never stands in for an exact one elsewhere in the call."""
+        within = params.within_s if params is not None else None
+        last = params.last_s if params is not None else None
+        duration = ctx.duration
+        segments = [ps for ps in ctx.by_speaker(self.speaker)
+                    if (within is None or ps.segment.start <= within)
+                    and (last is None or ps.segment.end >= duration - last)]
+
+        def in_window(ps: PreparedSegment, hit: PhraseHit) -> bool:
+            t = ps.time_at(hit.start)
+            return (within is None or t <= within) and (last is None or t >= duration - last)
+
+        out = [(ps, h) for ps in segments
+               for h in sorted(self.find(ctx, ps), key=lambda h: h.start) if in_window(ps, h)]
+        if out or not use_fuzzy or self.fuzzy is None:
+            return out
+        for ps in segments:
+            hit = self.fuzzy_find(ctx, ps)
+            if hit is not None and in_window(ps, hit):
+                out.append((ps, hit))
+        return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _match_form(phrase: str) -> MatchText:
+    return match_text(to_display(phrase))
+
+
+def _literal_hits(phrase: str, m: MatchText, loose: bool) -> list[PhraseHit]:
+    needle = _match_form(phrase)
+    if not needle.text:
+        return []
+    entry = LexiconEntry(phrase)
+    for form, key, hay in (("exact", needle.text, m.text), ("pinyin", needle.pinyin, m.pinyin),
+                           ("loose", needle.loose, m.loose)):
+        if form == "loose" and not loose:
+            continue
+        at = hay.find(key)
+        if at >= 0:
+            return [PhraseHit(entry, at, at + len(key), form)]  # type: ignore[arg-type]
+    return []
+
+
+def _company_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:
+    return [re.compile(p) for p in patterns]
+
+
+def _wildcard_pattern(template: str, language: str) -> re.Pattern[str]:
+    """A pinyin-key pattern for a template whose name is unknown: the placeholder becomes
+    one or two characters (Chinese) or one word (English, keeping the spaces around it)."""
+    parts = _PLACEHOLDER_RE.split(template)
+    english = not language.startswith("zh")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 1:
+            out.append("[a-z]+" if english else ".{1,2}")
+            continue
+        key = _match_form(part).pinyin
+        if english and key:
+            key = (" " if part[:1].isspace() and i > 0 else "") + key + \
+                  (" " if part[-1:].isspace() and i < len(parts) - 1 else "")
+        out.append(re.escape(key))
+    return re.compile("".join(out))
+
+
+def _segment_may_be_in_window(ps: PreparedSegment, params: CheckParams, duration: float) -> bool:
+    seg = ps.segment
+    if params.within_s is not None and seg.start > params.within_s:
+        return False
+    if params.last_s is not None and seg.end < duration - params.last_s:
+        return False
+    return True
+
+
+# --- phrase -----------------------------------------------------------------------------
+
+class PhraseParams(PhraseSet, CheckParams):
+    type: Literal["phrase"]
+    min_count: int = Field(default=1, ge=1)
+
+
+@check("phrase", PhraseParams)
+def phrase_check(ctx: CallContext, params: PhraseParams, item_id: str) -> list[Finding]:
+    """Passes when one of the phrases is said by the speaker (in the window)."""
+    found = params.occurrences(ctx, params)
+    if len(found) >= params.min_count:
+        ps, hit = found[0]
+        return [_hit_finding(item_id, "phrase", ps, hit.start, hit.end, True,
+                             f"said '{hit.entry.phrase}' ({_describe_form(hit.form, hit.score)})")]
+    window = params.window_text()
+    who = "anyone" if params.speaker == "any" else f"the {params.speaker}"
+    count = f" ({len(found)} of {params.min_count} needed)" if found else ""
+    return [Finding(item_id, "phrase", False, params.speaker, None, None, "",
+                    f"none of {params.describe()} said by {who}{(' ' + window) if window else ''}{count}")]
+
+
+# --- forbidden --------------------------------------------------------------------------
+
+class ForbiddenParams(PhraseSet, CheckParams):
+    type: Literal["forbidden"]
+    homophone_min_chars: int = Field(default=4, ge=2)
+    deduction: float | None = Field(default=None, ge=0, description="points lost per hit")
+    critical_categories: list[str] = Field(default_factory=list)
+    critical_severities: list[str] = Field(default_factory=list)
+    negation_cues: list[str] = Field(
+        default_factory=list, description="regexes: said just before a hit, they cancel it")
+    negatable_categories: list[str] = Field(
+        default_factory=list, description="categories a negation cancels (不能承诺收益)")
+    _negation: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @field_validator("negation_cues")
+    @classmethod
+    def _valid_cues(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return value
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+        super().bind(lexicons)
+        if self.negation_cues:
+            # the negation, then at most three characters (不能[向您]承诺收益), then the hit
+            self._negation = re.compile("(?:" + "|".join(self.negation_cues) + r").{0,3}$")
+
+    def negated(self, m: MatchText, hit: PhraseHit) -> bool:
+        """A hit in a negatable category right after a negation (不能 承诺收益, we can't
+        guarantee returns) says the opposite of the forbidden phrase."""
+        if self._negation is None or hit.entry.category not in self.negatable_categories:
+            return False
+        return self._negation.search(m.text[max(0, hit.start - 8):hit.start]) is not None
+
+    def pinyin_min_chars(self) -> int:
+        # Forbidden phrases are short and their homophones common: a false hit costs an
+        # agent points, so only longer phrases are matched by sound.
+        return self.homophone_min_chars
+
+
+def _merge_overlapping(hits: list[PhraseHit]) -> list[list[PhraseHit]]:
+    groups: list[list[PhraseHit]] = []
+    for hit in sorted(hits, key=lambda h: (h.start, h.end)):
+        if groups and hit.start < max(h.end for h in groups[-1]):
+            groups[-1].append(hit)
+        else:
+            groups.append([hit])
+    return groups
+
+
+@check("forbidden", ForbiddenParams)
+def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> list[Finding]:
+    """Fails once per place where the speaker says a forbidden phrase (overlapping phrases
+    count once). A hit in a critical category or severity is marked critical."""
+    findings: list[Finding] = []
+    segments = ctx.by_speaker(params.speaker)
+    runtime = params.runtime
+    for ps in segments:
+        if not _segment_may_be_in_window(ps, params, ctx.duration):
+            continue
+        hits = [h for h in runtime.find(ctx, ps)
+                if params.in_window(ps.time_at(h.start), ctx.duration)
+                and not params.negated(ps.match, h)]
+        for group in _merge_overlapping(hits):
+            start, end = min(h.start for h in group), max(h.end for h in group)
+            # Name the lexicon phrases; a pattern only when no phrase matched there.
+            named = [h for h in group if h.form != "regex"] or group[:1]
+            described = "; ".join(
+                (f"pattern /{h.entry.phrase}/" if h.form == "regex" else f"'{h.entry.phrase}'")
+                + (f" [{h.entry.category}/{h.entry.severity}]" if h.entry.category else "")
+                + ("" if h.form == "regex" else f" ({_describe_form(h.form, h.score)})")
+                for h in named)
+            critical = any(h.entry.category in params.critical_categories
+                           or h.entry.severity in params.critical_severities for h in group)
+            findings.append(_hit_finding(
+                item_id, "forbidden", ps, start, end, False, f"forbidden: {described}",
+                deduction=params.deduction or 0.0, critical=critical))
+    if findings:
+        return findings
+    return [Finding(item_id, "forbidden", True, params.speaker, None, None, "",
+                    f"no forbidden phrase in {len(segments)} {params.speaker} segments "
+                    f"({params.size()} phrases checked)")]
+
+
+# --- regex ------------------------------------------------------------------------------
+
+class RegexParams(CheckParams):
+    type: Literal["regex"]
+    pattern: str
+    must: Literal["occur", "not_occur"] = "occur"
+    homophones: bool = False
+    _compiled: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+        return value
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = key_pattern(self.pattern) if self.homophones else re.compile(self.pattern)
+        return self._compiled
+
+
+@check("regex", RegexParams)
+def regex_check(ctx: CallContext, params: RegexParams, item_id: str) -> list[Finding]:
+    """The pattern (on the match form, or on the pinyin key with homophones) must occur,
+    or must not occur, in the speaker's speech in the window."""
+    pattern = params.compiled()
+    matches = []
+    for ps in ctx.by_speaker(params.speaker):
+        hay = ps.match.pinyin if params.homophones else ps.match.text
+        for x in pattern.finditer(hay):
+            if x.end() > x.start() and params.in_window(ps.time_at(x.start()), ctx.duration):
+                matches.append((ps, x))
+    if params.must == "occur":
+        if matches:
+            ps, x = matches[0]
+            return [_hit_finding(item_id, "regex", ps, x.start(), x.end(), True,
+                                 f"pattern /{params.pattern}/ found")]
+        return [Finding(item_id, "regex", False, params.speaker, detail=(
+            f"pattern /{params.pattern}/ not found {params.window_text()}").strip())]
+    if matches:
+        return [_hit_finding(item_id, "regex", ps, x.start(), x.end(), False,
+                             f"pattern /{params.pattern}/ must not occur") for ps, x in matches]
+    return [Finding(item_id, "regex", True, params.speaker,
+                    detail=f"pattern /{params.pattern}/ absent, as required")]
+
+
+# --- sequence ---------------------------------------------------------------------------
+
+class SequenceParams(CheckParams):
+    type: Literal["sequence"]
+    first: PhraseSet
+    then: PhraseSet
+    first_name: str = "the first event"
+    then_name: str = "the second event"
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+        self.first.bind(lexicons)
+        self.then.bind(lexicons)
+
+
+@check("sequence", SequenceParams)
+def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> list[Finding]:
+    """`first` must happen before the first `then`; not applicable when `then` never
+    happens (e.g. no account information disclosed, so no verification needed)."""
+    thens = params.then.occurrences(ctx, params, use_fuzzy=False)
+    if not thens:
+        return [Finding(item_id, "sequence", None, params.then.speaker, detail=(
+            f"not applicable: {params.then_name} does not occur"))]
+    then_ps, then_hit = thens[0]
+    then_time = then_ps.time_at(then_hit.start)
+    firsts = params.first.occurrences(ctx, params)
+    before = [(ps, h) for ps, h in firsts
+              if (ps.index, h.start) < (then_ps.index, then_hit.start)]
+    then_where = f"{params.then_name} '{then_ps.match.evidence(then_hit.start, then_hit.end)}' at {_fmt_t(then_time)}"
+    if before:
+        ps, hit = before[0]
+        return [_hit_finding(item_id, "sequence", ps, hit.start, hit.end, True,
+                             f"{params.first_name} before {then_where}")]
+    late = f"; {params.first_name} only later, at {_fmt_t(firsts[0][0].time_at(firsts[0][1].start))}" if firsts else ""
+    return [_hit_finding(item_id, "sequence", then_ps, then_hit.start, then_hit.end, False,
+                         f"{then_where} without {params.first_name} before it{late}")]
+
+
+# --- gaps: hold, silence -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Gap:
+    start: float
+    end: float
+    before_index: int  # index of the last segment before the gap
+    after_index: int  # index of the first segment after it
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+def talk_gaps(ctx: CallContext) -> list[Gap]:
+    """Stretches where nobody talks, between the first and last speech (overlapping
+    segments handled). From the audio's voice activity when the call has it."""
+    gaps: list[Gap] = []
+    segs = ctx.segments
+    if ctx.voice is not None:
+        intervals = sorted(ctx.voice.agent + ctx.voice.customer, key=lambda iv: iv.start)
+        reach = None
+        for iv in intervals:
+            if reach is not None and iv.start > reach:
+                gaps.append(Gap(reach, iv.start, _segment_before(segs, reach),
+                                _segment_after(segs, iv.start)))
+            reach = iv.end if reach is None else max(reach, iv.end)
+        return gaps
+    reach_end, reach_index = None, -1
+    for ps in segs:
+        seg = ps.segment
+        if reach_end is not None and seg.start > reach_end:
+            gaps.append(Gap(reach_end, seg.start, reach_index, ps.index))
+        if reach_end is None or seg.end >= reach_end:
+            reach_end, reach_index = seg.end, ps.index
+    return gaps
+
+
+def _segment_before(segs: Sequence[PreparedSegment], t: float) -> int:
+    before = [ps.index for ps in segs if ps.segment.start <= t]
+    return before[-1] if before else 0
+
+
+def _segment_after(segs: Sequence[PreparedSegment], t: float) -> int:
+    after = [ps.index for ps in segs if ps.segment.start >= t - 0.05]
+    return after[0] if after else len(segs) - 1
+
+
+class HoldParams(CheckParams):
+    type: Literal["hold"]
+    ask: PhraseSet
+    thank: PhraseSet
+    min_hold_s: float = Field(default=10.0, gt=0)
+    silent_hold_s: float = Field(default=30.0, gt=0)
+    announce_within_s: float = Field(default=15.0, ge=0)
+    thank_within_segments: int = Field(default=2, ge=1)
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+        self.ask.bind(lexicons)
+        self.thank.bind(lexicons)
+
+
+@check("hold", HoldParams)
+def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Finding]:
+    """A hold is a pause of at least `min_hold_s` after the agent asked the customer to
+    wait, or an unannounced pause of `silent_hold_s` or more (a silent hold, a fail).
+    After each announced hold the agent must thank or apologise for the wait in one of
+    their first `thank_within_segments` segments. Not applicable without holds."""
+    asks = params.ask.occurrences(ctx)
+    findings: list[Finding] = []
+    for gap in talk_gaps(ctx):
+        if gap.length < params.min_hold_s:
+            continue
+        announce = [(ps, h) for ps, h in asks
+                    if ps.index <= gap.before_index
+                    and gap.start - ps.time_at(h.end) <= params.announce_within_s]
+        if not announce:
+            if gap.length >= params.silent_hold_s:
+                findings.append(Finding(
+                    item_id, "hold", False, "agent", round(gap.start, 2), round(gap.end, 2), "",
+                    f"silent hold: {gap.length:.0f} s without asking the customer to wait"))
+            continue
+        ask_ps, ask_hit = max(announce, key=lambda a: (a[0].index, a[1].end - a[1].start))
+        returns = [ps for ps in ctx.segments[gap.after_index:]
+                   if ps.segment.speaker == "agent"][: params.thank_within_segments]
+        thanks = [(ps, h) for ps in returns for h in params.thank.find(ctx, ps)]
+        if not thanks:
+            for ps in returns:
+                fuzzy = params.thank.fuzzy_find(ctx, ps)
+                if fuzzy:
+                    thanks.append((ps, fuzzy))
+                    break
+        asked = ask_ps.match.evidence(ask_hit.start, ask_hit.end)
+        if thanks:
+            ps, hit = thanks[0]
+            findings.append(_hit_finding(
+                item_id, "hold", ps, hit.start, hit.end, True,
+                f"hold of {gap.length:.0f} s announced ('{asked}') and thanked on return "
+                f"({_describe_form(hit.form, hit.score)})"))
+        else:
+            back = returns[0] if returns else None
+            findings.append(Finding(
+                item_id, "hold", False, "agent", round(gap.start, 2),
+                round(back.segment.end, 2) if back else round(gap.end, 2),
+                back.segment.text if back else "",
+                f"hold of {gap.length:.0f} s announced ('{asked}') but no thanks for waiting "
+                f"on return", segment_index=back.index if back else None))
+    if findings:
+        return findings
+    return [Finding(item_id, "hold", None, "agent",
+                    detail=f"not applicable: no pause of {params.min_hold_s:g} s or more after a "
+                           f"request to wait, and no silence of {params.silent_hold_s:g} s")]
+
+
+class SilenceParams(CheckParams):
+    type: Literal["silence"]
+    speaker: SpeakerFilter = "any"
+    max_gap_s: float | None = Field(default=None, gt=0)
+    max_ratio: float | None = Field(default=None, gt=0, le=1)
+    exclude_holds: PhraseSet | None = Field(
+        default=None, description="requests to wait: the pause after one is a hold, not silence")
+    announce_within_s: float = 15.0
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+        if self.exclude_holds is not None:
+            self.exclude_holds.bind(lexicons)
+
+
+@check("silence", SilenceParams)
+def silence_check(ctx: CallContext, params: SilenceParams, item_id: str) -> list[Finding]:
+    """Dead air: no gap longer than `max_gap_s` (announced holds excluded) and a share of
+    time without talk no higher than `max_ratio`."""
+    gaps = talk_gaps(ctx)
+    if params.exclude_holds is not None:
+        asks = params.exclude_holds.occurrences(ctx)
+        gaps = [g for g in gaps if not any(
+            ps.index <= g.before_index and g.start - ps.time_at(h.end) <= params.announce_within_s
+            for ps, h in asks)]
+    findings = []
+    if params.max_gap_s is not None:
+        for gap in gaps:
+            if gap.length > params.max_gap_s:
+                findings.append(Finding(item_id, "silence", False, None, round(gap.start, 2),
+                                        round(gap.end, 2), "",
+                                        f"silence of {gap.length:.1f} s (limit {params.max_gap_s:g} s)",
+                                        segment_index=gap.after_index))
+    if params.max_ratio is not None and ctx.duration > 0:
+        ratio = sum(g.length for g in gaps) / ctx.duration
+        if ratio > params.max_ratio:
+            findings.append(Finding(item_id, "silence", False, None, 0.0, round(ctx.duration, 2), "",
+                                    f"{ratio:.0%} of the call without talk (limit {params.max_ratio:.0%})"))
+    if findings:
+        return findings
+    longest = max((g.length for g in gaps), default=0.0)
+    return [Finding(item_id, "silence", True, None, detail=f"longest silence {longest:.1f} s")]
+
+
+# --- overlap ----------------------------------------------------------------------------
+
+class OverlapParams(CheckParams):
+    type: Literal["overlap"]
+    min_overlap_s: float = Field(default=1.0, ge=0)
+    max_count: int = Field(default=0, ge=0)
+
+
+def _interruptions(ctx: CallContext, min_overlap_s: float) -> list[tuple[float, float, int | None]]:
+    """(start, end, segment index) where the agent starts talking while the customer is
+    still talking, for at least `min_overlap_s`."""
+    out = []
+    if ctx.voice is not None:
+        for a in ctx.voice.agent:
+            for c in ctx.voice.customer:
+                if c.start < a.start < c.end:
+                    end = min(a.end, c.end)
+                    if end - a.start >= min_overlap_s:
+                        out.append((a.start, end, _segment_after(ctx.segments, a.start)))
+        return out
+    customers = [ps.segment for ps in ctx.by_speaker("customer")]
+    for ps in ctx.by_speaker("agent"):
+        a = ps.segment
+        for c in customers:
+            if c.start < a.start < c.end:
+                end = min(a.end, c.end)
+                if end - a.start >= min_overlap_s:
+                    out.append((a.start, end, ps.index))
+    return out
+
+
+@check("overlap", OverlapParams)
+def overlap_check(ctx: CallContext, params: OverlapParams, item_id: str) -> list[Finding]:
+    """The agent talking over the customer: more than `max_count` interruptions of at
+    least `min_overlap_s` fail."""
+    found = _interruptions(ctx, params.min_overlap_s)
+    if len(found) > params.max_count:
+        return [Finding(item_id, "overlap", False, "agent", round(s, 2), round(e, 2),
+                        ctx.segments[i].segment.text if i is not None else "",
+                        f"agent talked over the customer for {e - s:.1f} s", segment_index=i)
+                for s, e, i in found]
+    return [Finding(item_id, "overlap", True, "agent",
+                    detail=f"{len(found)} interruptions of {params.min_overlap_s:g} s or more "
+                           f"(allowed {params.max_count})")]
+
+
+# --- speech rate ------------------------------------------------------------------------
+
+class SpeechRateParams(CheckParams):
+    type: Literal["speech_rate"]
+    min_per_min: float | None = Field(default=None, gt=0)
+    max_per_min: float | None = Field(default=None, gt=0)
+    min_talk_s: float = Field(default=20.0, ge=0)
+
+
+def speech_rate(ctx: CallContext, speaker: SpeakerFilter = "agent") -> tuple[float, float, str]:
+    """(units per minute, seconds of talk, unit): characters for Chinese, words for
+    English."""
+    segs = ctx.by_speaker(speaker)
+    talk = sum(ps.segment.duration for ps in segs)
+    if ctx.language.startswith("zh"):
+        units = sum(sum(1 for ch in ps.match.text if not ch.isspace()) for ps in segs)
+        unit = "characters"
+    else:
+        units = sum(len(ps.match.text.split()) for ps in segs)
+        unit = "words"
+    return (units / talk * 60.0 if talk > 0 else 0.0), talk, unit
+
+
+@check("speech_rate", SpeechRateParams)
+def speech_rate_check(ctx: CallContext, params: SpeechRateParams, item_id: str) -> list[Finding]:
+    """The speaker's rate within [min_per_min, max_per_min]; not applicable with less
+    than `min_talk_s` of talk."""
+    rate, talk, unit = speech_rate(ctx, params.speaker)
+    if talk < params.min_talk_s:
+        return [Finding(item_id, "speech_rate", None, params.speaker,
+                        detail=f"not applicable: only {talk:.0f} s of {params.speaker} talk")]
+    detail = f"{rate:.0f} {unit} per minute over {talk:.0f} s"
+    if params.min_per_min is not None and rate < params.min_per_min:
+        return [Finding(item_id, "speech_rate", False, params.speaker,
+                        detail=f"too slow: {detail} (minimum {params.min_per_min:g})")]
+    if params.max_per_min is not None and rate > params.max_per_min:
+        return [Finding(item_id, "speech_rate", False, params.speaker,
+                        detail=f"too fast: {detail} (maximum {params.max_per_min:g})")]
+    return [Finding(item_id, "speech_rate", True, params.speaker, detail=detail)]
+
+
+# --- sensitive --------------------------------------------------------------------------
+
+class SensitiveParams(CheckParams):
+    """An agent asking for a secret aloud: a secret term (密码, CVV, 卡背后三位数, 验证码)
+    with a request cue near it (告诉我, 报一下, 是多少), unless a safe cue says it is a
+    warning or keypad entry (不要, 勿, 输入, 按键). Optionally, PII read out in full."""
+
+    type: Literal["sensitive"]
+    secret_terms: list[str] = Field(default_factory=list, description="regexes")
+    ask_cues: list[str] = Field(default_factory=list)
+    negation_cues: list[str] = Field(default_factory=list)
+    safe_cues: list[str] = Field(default_factory=list)
+    window_chars: int = Field(default=12, ge=1)
+    homophones: bool = True
+    pii_kinds: list[Literal["card", "id_number", "phone"]] = Field(default_factory=list)
+    _finder: "SecretRequestFinder | None" = PrivateAttr(default=None)
+
+    @field_validator("secret_terms", "ask_cues", "negation_cues", "safe_cues")
+    @classmethod
+    def _valid(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return value
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+        def one(patterns: list[str]) -> re.Pattern[str] | None:
+            return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+        terms = [(one(self.secret_terms), False)] if self.secret_terms else []
+        with_cjk = [p for p in self.secret_terms if any(ord(c) > 0x2E80 for c in p)]
+        if self.homophones and with_cjk:
+            terms.append((re.compile("|".join(f"(?:{key_pattern(p).pattern})" for p in with_cjk)), True))
+        self._finder = SecretRequestFinder(tuple(terms), one(self.ask_cues),
+                                           one(self.negation_cues), one(self.safe_cues),
+                                           self.window_chars)
+
+    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
+        if self._finder is None:
+            self.bind({})
+        return self._finder.requests(m)  # type: ignore[union-attr]
+
+
+class SecretRequestFinder:
+    """Requests for a secret in one match text (see SensitiveParams)."""
+
+    def __init__(self, terms: tuple[tuple[re.Pattern[str], bool], ...], ask: re.Pattern[str] | None,
+                 negation: re.Pattern[str] | None, safe: re.Pattern[str] | None, window: int):
+        self.terms, self.ask, self.negation, self.safe, self.window = terms, ask, negation, safe, window
+
+    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
+        """(start, end, secret term) of each request for a secret. The context searched
+        for cues is `window` characters either side of the term, within its sentence (a
+        request in one sentence and a secret named in the next are unrelated:
+        重置密码前需要核实您的身份。请您提供…)."""
+        if self.ask is None:
+            return []
+        out = []
+        w = self.window
+        ends: list[int] | None = None
+        for pattern, on_key in self.terms:
+            for x in pattern.finditer(m.pinyin if on_key else m.text):
+                if ends is None:
+                    ends = _sentence_ends(m)
+                sentence_start = max((e for e in ends if e <= x.start()), default=0)
+                sentence_end = min((e for e in ends if e >= x.end()), default=len(m.text))
+                lo = max(sentence_start, x.start() - w)
+                hi = min(sentence_end, x.end() + w)
+                context = m.text[lo:hi]
+                if self.safe is not None and self.safe.search(context):
+                    continue
+                ask = self.ask.search(context)
+                if ask is None:
+                    continue
+                ask_at = lo + ask.start()
+                negation_zone = (m.text[max(lo, ask_at - 6):ask_at]
+                                 + " " + m.text[max(lo, x.start() - 6):x.start()]
+                                 + " " + m.text[x.end():min(hi, x.end() + 8)])
+                if self.negation is not None and self.negation.search(negation_zone):
+                    continue
+                out.append((min(x.start(), ask_at), max(x.end(), lo + ask.end()),
+                            m.text[x.start():x.end()]))
+        return sorted(set(out))
+
+
+_SENTENCE_END = set("。！？!?；;")
+
+
+def _sentence_ends(m: MatchText) -> list[int]:
+    """Match-form indices at which a new sentence starts (a 。？！; between two characters
+    of the display text)."""
+    ends = []
+    for i in range(1, len(m.offsets)):
+        between = m.display[m.offsets[i - 1] + 1:m.offsets[i]]
+        if any(ch in _SENTENCE_END for ch in between):
+            ends.append(i)
+    return ends
+
+
+@check("sensitive", SensitiveParams)
+def sensitive_check(ctx: CallContext, params: SensitiveParams, item_id: str) -> list[Finding]:
+    """Fails where the speaker asks for a password, CVV or one-time code aloud, and where
+    they say a full card, ID or phone number of a kind in `pii_kinds`."""
+    findings = []
+    for ps in ctx.by_speaker(params.speaker):
+        for start, end, term in params.requests(ps.match):
+            if params.in_window(ps.time_at(start), ctx.duration):
+                findings.append(_hit_finding(item_id, "sensitive", ps, start, end, False,
+                                             f"asks for a secret aloud ({term})"))
+        if params.pii_kinds:
+            for span in find_pii(ps.segment.text):
+                if span.kind in params.pii_kinds and span.valid:
+                    t = ps.segment.start
+                    findings.append(Finding(
+                        item_id, "sensitive", False, ps.segment.speaker, t, ps.segment.end,
+                        ps.segment.text[span.start:span.end],
+                        f"full {span.kind.replace('_', ' ')} said aloud ({len(span.digits)} digits)",
+                        segment_index=ps.index, char_start=span.start, char_end=span.end))
+    if findings:
+        return findings
+    checked = []
+    if params.secret_terms:
+        checked.append("no request for a password, security code or one-time code")
+    if params.pii_kinds:
+        checked.append("no full " + " or ".join(k.replace("_", " ") for k in params.pii_kinds)
+                       + " said aloud")
+    return [Finding(item_id, "sensitive", True, params.speaker, detail="; ".join(checked))]
+
+
+# --- classifier -------------------------------------------------------------------------
+
+class ClassifierParams(CheckParams):
+    type: Literal["classifier"]
+    model: str
+    label: str
+    min_probability: float = Field(default=0.5, ge=0, le=1)
+
+
+@check("classifier", ClassifierParams)
+def classifier_check(ctx: CallContext, params: ClassifierParams, item_id: str) -> list[Finding]:
+    """Fails when the model's probability for `label` reaches `min_probability` (e.g. high
+    complaint risk); not applicable when the call has no prediction from that model."""
+    prediction = ctx.predictions.get(params.model)
+    if prediction is None:
+        return [Finding(item_id, "classifier", None, None,
+                        detail=f"not applicable: no prediction from model {params.model!r}")]
+    probability = prediction.scores.get(params.label,
+                                        prediction.probability if prediction.label == params.label else 0.0)
+    hit = probability >= params.min_probability
+    return [Finding(item_id, "classifier", not hit, None, detail=(
+        f"{params.model}: P({params.label}) = {probability:.2f} "
+        f"({'at or above' if hit else 'below'} {params.min_probability:g})"))]

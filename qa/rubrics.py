@@ -1,0 +1,194 @@
+"""Finding and reading rubric YAML files and their lexicons (the I/O side of qa.rubric).
+
+A rubric is named by a path or by its id; ids are looked up in the directories of
+`QA_RUBRICS_PATH` (os.pathsep-separated), then in the rubrics bundled with callqa.
+Lexicons are `lexicons/NAME.txt` beside the rubric: one phrase a line, optionally
+`phrase<TAB>category<TAB>severity`; `#` starts a comment line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from qa.errors import RubricError
+from qa.matcher import LexiconEntry
+from qa.rubric import Rubric
+
+SEVERITIES = ("minor", "major", "critical", "-", "")
+AUTO = "auto"
+DEFAULT_RUBRIC_BY_LANGUAGE = {"zh": "zh-bank-hotline", "en": "en-card-services"}
+
+
+def bundled_rubrics_dir() -> Path:
+    """The rubrics shipped with callqa: inside the installed package, or the repository's
+    `rubrics/` when running from a checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_bundled" / "rubrics", package.parent / "rubrics"):
+        if candidate.is_dir():
+            return candidate
+    raise RubricError(str(package), "", "no bundled rubrics found: reinstall callqa")
+
+
+def rubric_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("QA_RUBRICS_PATH", "").split(os.pathsep) if p]
+    return extra + [bundled_rubrics_dir()]
+
+
+def find_rubric(name_or_path: str) -> Path:
+    """The file of a rubric given by path or id; raises RubricError when there is none."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise RubricError(str(path), "", "no such rubric file")
+        return path
+    for directory in rubric_dirs():
+        for suffix in (".yaml", ".yml"):
+            candidate = directory / f"{name_or_path}{suffix}"
+            if candidate.is_file():
+                return candidate
+    known = sorted({p.stem for d in rubric_dirs() if d.is_dir() for p in d.glob("*.y*ml")})
+    raise RubricError(name_or_path, "", f"unknown rubric (known: {', '.join(known) or 'none'})")
+
+
+def parse_lexicon(text: str, source: str) -> list[LexiconEntry]:
+    """Entries of a lexicon file's text; raises RubricError naming the line at fault."""
+    entries: list[LexiconEntry] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) > 3:
+            raise RubricError(source, f"line {number}",
+                              "expected phrase<TAB>category<TAB>severity (at most 3 fields)")
+        phrase = fields[0]
+        if not phrase:
+            raise RubricError(source, f"line {number}", "empty phrase")
+        category = fields[1] if len(fields) > 1 else ""
+        severity = fields[2] if len(fields) > 2 else ""
+        if severity not in SEVERITIES:
+            raise RubricError(source, f"line {number}",
+                              f"unknown severity {severity!r} (use minor, major or critical)")
+        if phrase in seen:
+            continue
+        seen.add(phrase)
+        entries.append(LexiconEntry(phrase, category, "" if severity == "-" else severity))
+    return entries
+
+
+class LexiconDirectory:
+    """Lexicons beside a rubric, read on first use and kept."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._cache: dict[str, list[LexiconEntry]] = {}
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{name}.txt"
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self._cache or self.path(name).is_file())
+
+    def __getitem__(self, name: str) -> list[LexiconEntry]:
+        if name not in self._cache:
+            path = self.path(name)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise KeyError(f"unknown lexicon {name!r}: no file {path}") from None
+            except UnicodeDecodeError as exc:
+                raise RubricError(str(path), "", f"not UTF-8 text ({exc.reason})") from None
+            self._cache[name] = parse_lexicon(text, str(path))
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(sorted(p.stem for p in self.directory.glob("*.txt")))
+
+    def __len__(self) -> int:
+        return len(list(self.directory.glob("*.txt")))
+
+    def keys(self):
+        return list(self)
+
+
+def _field_path(loc: tuple) -> str:
+    """pydantic's error location as the user wrote it: sections[0].items[2].check.points
+    (the union's internal tags, such as the check type, are left out)."""
+    from qa.checks import CHECKS
+
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in CHECKS or "[" in str(part) or str(part).startswith("function-"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def rubric_from_yaml(text: str, source: str, lexicon_dir: Path | None = None) -> Rubric:
+    """Validate rubric YAML text and bind its lexicons; raises RubricError with
+    source:field: reason for the first problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise RubricError(source, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise RubricError(source, "", "a rubric must be a YAML mapping")
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # A check may be one mapping or a list: pydantic reports both alternatives, and
+        # the deepest location is the one the user got wrong.
+        first = max(errors, key=lambda e: len(e["loc"]))
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise RubricError(source, _field_path(first["loc"]), first["msg"] + more) from None
+    lexicons = LexiconDirectory(lexicon_dir if lexicon_dir is not None
+                                else Path(source).parent / "lexicons")
+    problems = rubric.bind(lexicons)
+    if problems:
+        field, reason = problems[0]
+        raise RubricError(source, field, reason)
+    return rubric
+
+
+def load_rubric(name_or_path: str) -> Rubric:
+    """Read, validate and bind a rubric by path or id (see module docstring)."""
+    path = find_rubric(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RubricError(str(path), "", f"cannot read: {exc}") from None
+    return rubric_from_yaml(text, str(path))
+
+
+class RubricChooser:
+    """The rubric for each call: one named rubric, or with `auto` the bundled default for
+    the call's language (zh-bank-hotline, en-card-services). Rubrics are loaded once."""
+
+    def __init__(self, name_or_path: str = AUTO):
+        self.name = name_or_path
+        self._loaded: dict[str, Rubric] = {}
+        if name_or_path != AUTO:
+            self._loaded[name_or_path] = load_rubric(name_or_path)
+
+    def for_language(self, language: str) -> Rubric:
+        name = self.name
+        if name == AUTO:
+            base = language.split("-")[0].lower()
+            if base not in DEFAULT_RUBRIC_BY_LANGUAGE:
+                raise RubricError(AUTO, "language",
+                                  f"no default rubric for language {language!r}; pass --rubric")
+            name = DEFAULT_RUBRIC_BY_LANGUAGE[base]
+        if name not in self._loaded:
+            self._loaded[name] = load_rubric(name)
+        return self._loaded[name]

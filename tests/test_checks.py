@@ -1,0 +1,328 @@
+"""Each check type as a specification: real transcripts in, findings with evidence out."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import TypeAdapter
+
+from qa.checks import Interval, Prediction, VoiceActivity, prepare, run_check, split_name
+from qa.matcher import LexiconEntry
+from qa.rubric import CheckSpec
+from tests.conftest import transcript
+
+SPEC = TypeAdapter(CheckSpec)
+
+
+def run(params: dict, t, lexicons=None, **context):
+    check = SPEC.validate_python(params)
+    check.bind(lexicons or {})
+    return run_check(prepare(t, **context), check, "item")
+
+
+def passed(findings) -> bool | None:
+    if all(f.passed is None for f in findings):
+        return None
+    return all(f.passed is not False for f in findings)
+
+
+BANK = dict(agent_name="王敏", organisation="招商银行信用卡中心")
+
+
+# --- phrase -------------------------------------------------------------------------------
+
+def test_phrase_passes_with_evidence_time_and_form():
+    t = transcript([("agent", 0.0, 4.0, "您好，招商银行信用卡中心，很高兴为您服务")], **BANK)
+    [f] = run({"type": "phrase", "phrases": ["很高兴为您服务"]}, t)
+    assert f.passed is True
+    assert f.evidence == "很高兴为您服务"
+    assert f.segment_index == 0 and (f.char_start, f.char_end) == (13, 20)
+    assert 2.0 < f.start < 3.0
+    assert "exact" in f.detail
+
+
+def test_phrase_said_after_the_window_fails():
+    t = transcript([("agent", 0.0, 2.0, "喂"), ("customer", 2.5, 5.0, "你好"),
+                    ("agent", 20.0, 22.0, "您好，招商银行")], **BANK)
+    [f] = run({"type": "phrase", "phrases": ["您好"], "within_s": 15}, t)
+    assert f.passed is False
+    assert "first 15 s" in f.detail
+
+
+def test_phrase_said_by_the_customer_does_not_count_for_the_agent():
+    t = transcript([("customer", 0.0, 2.0, "您好"), ("agent", 2.5, 4.0, "喂")])
+    assert run({"type": "phrase", "phrases": ["您好"]}, t)[0].passed is False
+
+
+def test_homophone_of_the_organisation_matches_and_says_so():
+    t = transcript([("agent", 0.0, 3.0, "您好招商因行信用卡中心")], **BANK)
+    [f] = run({"type": "phrase", "phrases": ["{company}"]}, t)
+    assert f.passed is True
+    assert "homophone" in f.detail and f.evidence.startswith("招商因行")
+
+
+def test_company_short_form_without_department_suffix_counts():
+    t = transcript([("agent", 0.0, 3.0, "您好，招商银行，请讲")], **BANK)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
+
+
+def test_another_bank_does_not_count_when_the_call_names_its_organisation():
+    t = transcript([("agent", 0.0, 3.0, "您好，工商银行，请讲")], **BANK)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False
+
+
+def test_without_organisation_a_hotline_number_spoken_in_numerals_counts():
+    t = transcript([("agent", 0.0, 3.0, "您好 欢迎致电九五五八八")])
+    [f] = run({"type": "phrase", "phrases": ["{company}"]}, t,
+              organisation_patterns=[r"955\d\d"])
+    assert f.passed is True and f.evidence == "九五五八八"
+
+
+def test_surname_must_be_the_agents_own():
+    t = transcript([("agent", 0.0, 3.0, "您好，我姓李，很高兴为您服务")], agent_name="王敏")
+    assert run({"type": "phrase", "phrases": ["我姓{agent_surname}"]}, t)[0].passed is False
+    t2 = transcript([("agent", 0.0, 3.0, "您好，我性王，很高兴为您服务")], agent_name="王敏")
+    assert run({"type": "phrase", "phrases": ["我姓{agent_surname}"]}, t2)[0].passed is True
+
+
+def test_unknown_agent_name_accepts_any_surname():
+    t = transcript([("agent", 0.0, 3.0, "您好我姓李很高兴为您服务")])
+    assert run({"type": "phrase", "phrases": ["我姓{agent_surname}"]}, t)[0].passed is True
+
+
+def test_compound_surnames_are_kept_whole():
+    assert split_name("欧阳娜", "zh") == ("欧阳", "娜")
+    assert split_name("王敏", "zh") == ("王", "敏")
+    assert split_name("Sarah Jones", "en") == ("Jones", "Sarah")
+
+
+def test_fuzzy_match_reports_its_score():
+    t = transcript([("agent", 0.0, 3.0, "请问还有其他可以帮的吗")])
+    [f] = run({"type": "phrase", "phrases": ["请问还有其他可以帮您的吗"], "fuzzy": 85}, t)
+    assert f.passed is True and "fuzzy" in f.detail
+
+
+def test_exact_hit_anywhere_wins_over_a_fuzzy_one_earlier():
+    t = transcript([("agent", 0.0, 3.0, "感谢您的耐"), ("agent", 4.0, 6.0, "感谢您的来电")])
+    [f] = run({"type": "phrase", "phrases": ["感谢您的来电"], "fuzzy": 80, "loose": True}, t)
+    assert f.segment_index == 1 and "exact" in f.detail
+
+
+# --- forbidden ----------------------------------------------------------------------------
+
+FORBIDDEN = {"zh-test": [LexiconEntry("不归我管", "shirking", "major"),
+                         LexiconEntry("你找别人去", "shirking", "major"),
+                         LexiconEntry("神经病", "vulgar", "critical"),
+                         LexiconEntry("不知道", "shirking", "minor")],
+             "zh-test-allow": [LexiconEntry("不知道您现在是否方便")]}
+
+
+def forbidden(t, **extra):
+    params = {"type": "forbidden", "lexicon": "zh-test", "allow_lexicon": "zh-test-allow",
+              "deduction": 5, "critical_severities": ["critical"], **extra}
+    return run(params, t, FORBIDDEN)
+
+
+def test_each_forbidden_phrase_is_a_finding_with_deduction_and_category():
+    t = transcript([("agent", 0.0, 3.0, "这个不归我管"), ("customer", 3.5, 5.0, "那怎么办"),
+                    ("agent", 5.5, 7.0, "你找别人去")])
+    findings = forbidden(t)
+    assert [f.evidence for f in findings] == ["不归我管", "你找别人去"]
+    assert all(f.passed is False and f.deduction == 5 for f in findings)
+    assert "shirking/major" in findings[0].detail
+
+
+def test_polite_context_from_the_allow_list_is_not_a_hit():
+    t = transcript([("agent", 0.0, 3.0, "不知道您现在是否方便")])
+    assert passed(forbidden(t)) is True
+
+
+def test_hit_outside_the_allowed_context_still_counts():
+    t = transcript([("agent", 0.0, 6.0, "不知道您现在是否方便，我不知道")])
+    [f] = forbidden(t)
+    assert f.passed is False and f.char_start == 12
+
+
+def test_customer_saying_a_forbidden_phrase_does_not_count_against_the_agent():
+    t = transcript([("customer", 0.0, 3.0, "你们是神经病吗"), ("agent", 3.5, 5.0, "您别着急")])
+    assert passed(forbidden(t)) is True
+
+
+def test_critical_severity_marks_the_finding_critical():
+    t = transcript([("agent", 0.0, 3.0, "神经病")])
+    [f] = forbidden(t)
+    assert f.critical is True
+
+
+def test_asr_homophone_of_a_long_forbidden_phrase_is_caught():
+    t = transcript([("agent", 0.0, 3.0, "你找别人曲")])
+    [f] = forbidden(t)
+    assert f.passed is False and "homophone" in f.detail
+
+
+# --- regex ----------------------------------------------------------------------------------
+
+def test_regex_on_pinyin_key_catches_homophone_staff_number():
+    t = transcript([("agent", 0.0, 3.0, "您好 公号三七二五 为您服务")])
+    [f] = run({"type": "regex", "pattern": "工号[0-9零一二三四五六七八九]{2,}",
+               "homophones": True}, t)
+    assert f.passed is True and f.evidence == "公号三七二五"
+
+
+def test_regex_must_not_occur():
+    t = transcript([("agent", 0.0, 3.0, "保证收益百分之十")])
+    [f] = run({"type": "regex", "pattern": "保证收益", "must": "not_occur"}, t)
+    assert f.passed is False and f.evidence == "保证收益"
+
+
+# --- sequence -------------------------------------------------------------------------------
+
+SEQ = {"type": "sequence", "first": {"phrases": ["身份证后四位", "核实一下您的身份"]},
+       "then": {"phrases": ["您本期账单", "您的余额"]}}
+
+
+def test_sequence_is_not_applicable_when_the_second_event_never_happens():
+    t = transcript([("agent", 0.0, 3.0, "信用卡年费是多少可以在官网查询")])
+    assert passed(run(SEQ, t)) is None
+
+
+def test_disclosure_before_verification_fails_with_both_times():
+    t = transcript([("agent", 0.0, 3.0, "您本期账单是三千元"),
+                    ("agent", 4.0, 6.0, "请提供身份证后四位")])
+    [f] = run(SEQ, t)
+    assert f.passed is False
+    assert "您本期账单" in f.evidence and "only later" in f.detail
+
+
+def test_verification_before_disclosure_passes():
+    t = transcript([("agent", 0.0, 3.0, "先核实一下您的身份"), ("customer", 3.5, 5.0, "好"),
+                    ("agent", 6.0, 9.0, "您本期账单是三千元")])
+    assert passed(run(SEQ, t)) is True
+
+
+# --- hold -----------------------------------------------------------------------------------
+
+HOLD = {"type": "hold", "ask": {"phrases": ["请您稍等", "请稍等"]},
+        "thank": {"phrases": ["感谢您的耐心等待", "让您久等了"]}}
+
+
+def test_no_hold_is_not_applicable():
+    t = transcript([("agent", 0.0, 2.0, "请稍等"), ("agent", 4.0, 6.0, "查到了")])
+    assert passed(run(HOLD, t)) is None
+
+
+def test_announced_hold_thanked_on_return_passes():
+    t = transcript([("agent", 0.0, 2.0, "请您稍等"), ("customer", 2.2, 3.0, "好的"),
+                    ("agent", 30.0, 33.0, "让您久等了，查到了")])
+    [f] = run(HOLD, t)
+    assert f.passed is True and "27 s" in f.detail
+
+
+def test_announced_hold_without_thanks_fails():
+    t = transcript([("agent", 0.0, 2.0, "请您稍等"), ("agent", 30.0, 33.0, "查到了")])
+    [f] = run(HOLD, t)
+    assert f.passed is False and "no thanks" in f.detail
+
+
+def test_silent_hold_fails():
+    t = transcript([("agent", 0.0, 2.0, "我看一下"), ("agent", 40.0, 43.0, "查到了")])
+    [f] = run(HOLD, t)
+    assert f.passed is False and "silent hold" in f.detail and f.start == 2.0
+
+
+def test_hold_times_come_from_voice_activity_when_there_is_audio():
+    t = transcript([("agent", 0.0, 2.0, "请您稍等"), ("agent", 5.0, 8.0, "让您久等了")])
+    voice = VoiceActivity(agent=(Interval(0.0, 2.0), Interval(25.0, 28.0)), duration=28.0)
+    [f] = run(HOLD, t, voice=voice)
+    assert f.passed is True and "23 s" in f.detail
+
+
+# --- silence and overlap -------------------------------------------------------------------
+
+def test_long_silence_fails_but_an_announced_hold_does_not():
+    rows = [("agent", 0.0, 2.0, "请您稍等"), ("agent", 40.0, 42.0, "好了"),
+            ("agent", 70.0, 72.0, "还在吗")]
+    params = {"type": "silence", "max_gap_s": 20, "exclude_holds": {"phrases": ["请您稍等"]}}
+    findings = run(params, transcript(rows))
+    assert [(f.start, f.end) for f in findings] == [(42.0, 70.0)]
+
+
+def test_agent_talking_over_the_customer_is_found():
+    t = transcript([("customer", 0.0, 5.0, "我想说的是这个问题一直没有解决"),
+                    ("agent", 3.0, 6.0, "您听我说"), ("customer", 7.0, 9.0, "好")])
+    [f] = run({"type": "overlap", "min_overlap_s": 1.0, "max_count": 0}, t)
+    assert f.passed is False and f.start == 3.0 and f.end == 5.0
+
+
+def test_customer_interrupting_the_agent_is_not_the_agents_fault():
+    t = transcript([("agent", 0.0, 5.0, "我给您解释一下这个规定"), ("customer", 3.0, 6.0, "我不听")])
+    assert passed(run({"type": "overlap", "max_count": 0}, t)) is True
+
+
+# --- speech rate ----------------------------------------------------------------------------
+
+def test_speech_rate_too_fast_fails_and_states_the_rate():
+    t = transcript([("agent", 0.0, 20.0, "字" * 150), ("agent", 21.0, 31.0, "字" * 50)])
+    [f] = run({"type": "speech_rate", "min_per_min": 150, "max_per_min": 330}, t)
+    assert f.passed is False and "400 characters per minute" in f.detail
+
+
+def test_speech_rate_counts_words_in_english():
+    t = transcript([("agent", 0.0, 30.0, " ".join(["word"] * 75))], language="en")
+    [f] = run({"type": "speech_rate", "min_per_min": 100, "max_per_min": 200}, t)
+    assert f.passed is True and "150 words per minute" in f.detail
+
+
+def test_speech_rate_needs_enough_talk():
+    t = transcript([("agent", 0.0, 5.0, "您好")])
+    assert passed(run({"type": "speech_rate", "min_per_min": 150}, t)) is None
+
+
+# --- sensitive ------------------------------------------------------------------------------
+
+SENSITIVE = {"type": "sensitive", "window_chars": 16,
+             "secret_terms": ["密码", "验证码", "背[后面]?的?三位"],
+             "ask_cues": ["告诉", "报一下", "是多少", "念一下"],
+             "negation_cues": ["不要", "勿", "不会"], "safe_cues": ["输入", "按键"]}
+
+
+@pytest.mark.parametrize("text", ["请您告诉我收到的验证码", "您的查询密码是多少",
+                                  "麻烦报一下卡背后三位数", "请您把秘码念一下"])
+def test_asking_for_a_secret_aloud_fails(text):
+    [f] = run(SENSITIVE, transcript([("agent", 0.0, 4.0, text)]))
+    assert f.passed is False and "asks for a secret" in f.detail
+
+
+@pytest.mark.parametrize("text", ["请勿告诉任何人您的密码和验证码", "请您在话机上按键输入查询密码",
+                                  "我们不会向您索要验证码，请不要告诉别人",
+                                  "请您报一下卡号后四位"])
+def test_warnings_keypad_entry_and_last_four_digits_pass(text):
+    assert passed(run(SENSITIVE, transcript([("agent", 0.0, 4.0, text)]))) is True
+
+
+def test_customer_reading_a_secret_is_not_an_agent_request():
+    t = transcript([("customer", 0.0, 3.0, "我告诉你我的密码是多少吧")])
+    assert passed(run(SENSITIVE, t)) is True
+
+
+def test_agent_reading_a_full_card_number_aloud_is_found():
+    t = transcript([("agent", 0.0, 6.0, "跟您核对一下卡号 4539 1488 0343 6467")])
+    [f] = run({"type": "sensitive", "pii_kinds": ["card"]}, t)
+    assert f.passed is False and "card" in f.detail
+
+
+# --- classifier -----------------------------------------------------------------------------
+
+def test_classifier_check_without_a_prediction_is_not_applicable():
+    t = transcript([("customer", 0.0, 3.0, "我要投诉")])
+    params = {"type": "classifier", "model": "complaint_risk", "label": "high",
+              "min_probability": 0.7}
+    assert passed(run(params, t)) is None
+
+
+def test_classifier_check_fails_at_the_threshold():
+    t = transcript([("customer", 0.0, 3.0, "我要投诉")])
+    params = {"type": "classifier", "model": "complaint_risk", "label": "high",
+              "min_probability": 0.7}
+    prediction = Prediction("complaint_risk", "high", 0.82, {"high": 0.82, "low": 0.18})
+    [f] = run(params, t, predictions={"complaint_risk": prediction})
+    assert f.passed is False and "0.82" in f.detail

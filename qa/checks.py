@@ -210,6 +210,7 @@ def _describe_form(hit_form: str, score: float) -> str:
 
 # --- phrase sets: the shared way to say "one of these phrases" ------------------------------
 
+REGEX_PREFIX = "re:"
 _PLACEHOLDER_RE = re.compile(r"\{(company|agent_surname|agent_given_name|agent_name)\}")
 _COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
@@ -288,6 +289,12 @@ class PhraseSet(BaseModel):
         entries = [LexiconEntry(p) for p in self.phrases if not _PLACEHOLDER_RE.search(p)]
         if self.lexicon:
             entries += _lexicon(lexicons, self.lexicon)
+        # Lexicon lines written `re:PATTERN` are regular expressions on the match form,
+        # keeping their category and severity.
+        patterns = [(re.compile(e.phrase[len(REGEX_PREFIX):]), e) for e in entries
+                    if e.phrase.startswith(REGEX_PREFIX)]
+        entries = [e for e in entries if not e.phrase.startswith(REGEX_PREFIX)]
+        patterns += [(re.compile(p), LexiconEntry(p)) for p in self.patterns]
         allow = list(self.allow)
         if self.allow_lexicon:
             allow += [e.phrase for e in _lexicon(lexicons, self.allow_lexicon)]
@@ -295,7 +302,7 @@ class PhraseSet(BaseModel):
             matcher=PhraseMatcher(entries, pinyin=self.pinyin, loose=self.loose,
                                   min_pinyin_chars=self.pinyin_min_chars(), allow=allow),
             templates=tuple(p for p in self.phrases if _PLACEHOLDER_RE.search(p)),
-            patterns=tuple(re.compile(p) for p in self.patterns),
+            patterns=tuple(patterns),
             key_patterns=tuple(key_pattern(p) for p in self.homophone_patterns),
             speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy)
 
@@ -335,7 +342,8 @@ class PhraseRuntime:
     it runs for every segment of every call."""
 
     def __init__(self, matcher: PhraseMatcher, templates: tuple[str, ...],
-                 patterns: tuple[re.Pattern[str], ...], key_patterns: tuple[re.Pattern[str], ...],
+                 patterns: tuple[tuple[re.Pattern[str], LexiconEntry], ...],
+                 key_patterns: tuple[re.Pattern[str], ...],
                  speaker: SpeakerFilter, loose: bool, fuzzy: float | None):
         self.matcher = matcher
         self.templates = templates
@@ -400,10 +408,12 @@ class PhraseRuntime:
     def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         """Hits in one prepared segment (speaker and window not applied)."""
         m = ps.match
-        hits = self.matcher.find(m)
-        for pattern in self.patterns:
-            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+        hits = self.matcher.find(m, apply_allow=False)
+        for pattern, entry in self.patterns:
+            hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                      for x in pattern.finditer(m.text) if x.end() > x.start()]
+        if hits:
+            hits = self.matcher.without_allowed(m, hits)
         for pattern in self.key_patterns:
             hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
                      for x in pattern.finditer(m.pinyin) if x.end() > x.start()]
@@ -616,7 +626,8 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
             # Name the lexicon phrases; a pattern only when no phrase matched there.
             named = [h for h in group if h.form != "regex"] or group[:1]
             described = "; ".join(
-                (f"pattern /{h.entry.phrase}/" if h.form == "regex" else f"'{h.entry.phrase}'")
+                (f"pattern /{h.entry.phrase.removeprefix(REGEX_PREFIX)}/" if h.form == "regex"
+                 else f"'{h.entry.phrase}'")
                 + (f" [{h.entry.category}/{h.entry.severity}]" if h.entry.category else "")
                 + ("" if h.form == "regex" else f" ({_describe_form(h.form, h.score)})")
                 for h in named)

@@ -121,14 +121,18 @@ class PhraseMatcher:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def _allowed_spans(self, m: MatchText) -> list[tuple[int, int]]:
+    def allowed_spans(self, m: MatchText) -> list[tuple[int, int]]:
+        """Match-form spans of the allow-list contexts said in `m`."""
+        if self._allow_exact is None and self._allow_pinyin is None:
+            return []
         spans = [(s, e) for s, e, _ in _iter_hits(self._allow_exact, m.text)]
         spans += [(s, e) for s, e, _ in _iter_hits(self._allow_pinyin, m.pinyin)]
         return spans
 
-    def find(self, m: MatchText) -> list[PhraseHit]:
+    def find(self, m: MatchText, apply_allow: bool = True) -> list[PhraseHit]:
         """Every hit, exact first; a homophone hit on the same span as an exact hit of the
-        same phrase is dropped. Sorted by position."""
+        same phrase is dropped. Sorted by position. Hits inside an allow-list context are
+        dropped unless `apply_allow` is false (see `without_allowed`)."""
         hits: list[PhraseHit] = []
         seen: set[tuple[int, int, int]] = set()
         entries = self.entries
@@ -149,13 +153,19 @@ class PhraseMatcher:
                         continue
                     seen.add(key)
                     hits.append(PhraseHit(entries[index], start, end, form))  # type: ignore[arg-type]
-        if hits and (self._allow_exact is not None or self._allow_pinyin is not None):
-            allowed = self._allowed_spans(m)
-            if allowed:
-                hits = [h for h in hits if not _mostly_inside(h, allowed)]
+        if hits and apply_allow:
+            hits = self.without_allowed(m, hits)
         if len(hits) > 1:
             hits.sort(key=lambda h: (h.start, -h.end, h.form != "exact"))
         return hits
+
+
+    def without_allowed(self, m: MatchText, hits: list[PhraseHit]) -> list[PhraseHit]:
+        """`hits` less those mostly inside an allow-list context said in `m`."""
+        allowed = self.allowed_spans(m)
+        if not allowed:
+            return hits
+        return [h for h in hits if not _mostly_inside(h, allowed)]
 
 
 def fuzzy_locate(phrase: MatchText, target: MatchText, threshold: float) -> tuple[float, int, int] | None:

@@ -9,6 +9,7 @@ Lexicons are `lexicons/NAME.txt` beside the rubric: one phrase a line, optionall
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -74,6 +75,11 @@ def parse_lexicon(text: str, source: str) -> list[LexiconEntry]:
         if severity not in SEVERITIES:
             raise RubricError(source, f"line {number}",
                               f"unknown severity {severity!r} (use minor, major or critical)")
+        if phrase.startswith("re:"):
+            try:
+                re.compile(phrase[3:])
+            except re.error as exc:
+                raise RubricError(source, f"line {number}", f"bad regular expression: {exc}") from None
         if phrase in seen:
             continue
         seen.add(phrase)

@@ -219,7 +219,11 @@ _COMPOUND_SURNAMES = (
 _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "信用卡中心", "客户服务中心",
                  "客服中心", "服务热线", "客服热线", "热线", "总行", "分行",
                  " card services", " customer services", " customer service", " credit cards",
-                 " plc", " ltd", " inc", " limited")
+                 " credit card", " plc", " ltd", " inc", " limited", " group", " holdings",
+                 # regions a brand is registered with but not said on the phone
+                 " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
+                 " canada", " ireland", " europe", " international", " india", " malaysia",
+                 "(中国)", "(香港)", "中国分行", "中国有限公司")
 
 
 def split_name(name: str, language: str) -> tuple[str, str]:
@@ -243,10 +247,15 @@ def organisation_names(organisation: str, organisations: Sequence[Organisation])
     """The names a call's organisation may be said by: itself, its short forms without a
     legal or department suffix (招商银行 for 招商银行信用卡中心) and the rubric's aliases."""
     names = [organisation]
-    lowered = organisation.lower()
-    for suffix in _ORG_SUFFIXES:
-        if lowered.endswith(suffix) and len(organisation) - len(suffix) >= 2:
-            names.append(organisation[: -len(suffix)].strip())
+    current = organisation.strip()
+    stripped = True
+    while stripped:  # "Standard Chartered Hong Kong Ltd" -> "Standard Chartered"
+        stripped = False
+        for suffix in _ORG_SUFFIXES:
+            if current.lower().endswith(suffix) and len(current) - len(suffix) >= 2:
+                current = current[: -len(suffix)].strip()
+                names.append(current)
+                stripped = True
     if organisation.startswith("中国") and len(organisation) > 4:
         names.append(organisation[2:])
     for org in organisations:
@@ -987,10 +996,15 @@ class SensitiveParams(CheckParams):
     safe_cues: list[str] = Field(default_factory=list)
     window_chars: int = Field(default=12, ge=1)
     homophones: bool = True
+    homophone_terms: list[str] | None = Field(
+        default=None, description="terms also matched by sound (default: every CJK term)")
+    reference_cues: list[str] = Field(
+        default_factory=list,
+        description="a request in the next sentence that points back (把那个数字报一下)")
     pii_kinds: list[Literal["card", "id_number", "phone"]] = Field(default_factory=list)
     _finder: "SecretRequestFinder | None" = PrivateAttr(default=None)
 
-    @field_validator("secret_terms", "ask_cues", "negation_cues", "safe_cues")
+    @field_validator("secret_terms", "ask_cues", "negation_cues", "safe_cues", "reference_cues")
     @classmethod
     def _valid(cls, value: list[str]) -> list[str]:
         for pattern in value:
@@ -1005,12 +1019,13 @@ class SensitiveParams(CheckParams):
             return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
         terms = [(one(self.secret_terms), False)] if self.secret_terms else []
-        with_cjk = [p for p in self.secret_terms if any(ord(c) > 0x2E80 for c in p)]
-        if self.homophones and with_cjk:
-            terms.append((re.compile("|".join(f"(?:{key_pattern(p).pattern})" for p in with_cjk)), True))
+        by_sound = self.homophone_terms if self.homophone_terms is not None else [
+            p for p in self.secret_terms if any(ord(c) > 0x2E80 for c in p)]
+        if self.homophones and by_sound:
+            terms.append((re.compile("|".join(f"(?:{key_pattern(p).pattern})" for p in by_sound)), True))
         self._finder = SecretRequestFinder(tuple(terms), one(self.ask_cues),
                                            one(self.negation_cues), one(self.safe_cues),
-                                           self.window_chars)
+                                           self.window_chars, one(self.reference_cues))
 
     def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
         if self._finder is None:
@@ -1022,8 +1037,26 @@ class SecretRequestFinder:
     """Requests for a secret in one match text (see SensitiveParams)."""
 
     def __init__(self, terms: tuple[tuple[re.Pattern[str], bool], ...], ask: re.Pattern[str] | None,
-                 negation: re.Pattern[str] | None, safe: re.Pattern[str] | None, window: int):
+                 negation: re.Pattern[str] | None, safe: re.Pattern[str] | None, window: int,
+                 reference: re.Pattern[str] | None = None):
         self.terms, self.ask, self.negation, self.safe, self.window = terms, ask, negation, safe, window
+        self.reference = reference
+
+    def _cue(self, m: MatchText, lo: int, hi: int, term_start: int, term_end: int) -> tuple[int, int] | None:
+        """The span of an ask cue in m.text[lo:hi] that no safe cue or negation cancels."""
+        context = m.text[lo:hi]
+        if self.safe is not None and self.safe.search(context):
+            return None
+        ask = self.ask.search(context) if self.ask is not None else None
+        if ask is None:
+            return None
+        ask_at = lo + ask.start()
+        negation_zone = (m.text[max(lo, ask_at - 6):ask_at]
+                         + " " + m.text[max(0, term_start - 6):term_start]
+                         + " " + m.text[term_end:min(hi, term_end + 8)])
+        if self.negation is not None and self.negation.search(negation_zone):
+            return None
+        return ask_at, lo + ask.end()
 
     def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
         """(start, end, secret term) of each request for a secret. The context searched
@@ -1041,21 +1074,19 @@ class SecretRequestFinder:
                     ends = _sentence_ends(m)
                 sentence_start = max((e for e in ends if e <= x.start()), default=0)
                 sentence_end = min((e for e in ends if e >= x.end()), default=len(m.text))
-                lo = max(sentence_start, x.start() - w)
-                hi = min(sentence_end, x.end() + w)
-                context = m.text[lo:hi]
-                if self.safe is not None and self.safe.search(context):
+                cue = self._cue(m, max(sentence_start, x.start() - w),
+                                min(sentence_end, x.end() + w), x.start(), x.end())
+                if cue is None and self.reference is not None and sentence_end < len(m.text):
+                    # "I'll send you a code. Please read it out to me."
+                    following = min((e for e in ends if e > sentence_end), default=len(m.text))
+                    if self.reference.search(m.text[sentence_end:following]):
+                        safe_here = self.safe is not None and self.safe.search(
+                            m.text[sentence_start:sentence_end])
+                        cue = None if safe_here else self._cue(
+                            m, sentence_end, following, x.start(), x.end())
+                if cue is None:
                     continue
-                ask = self.ask.search(context)
-                if ask is None:
-                    continue
-                ask_at = lo + ask.start()
-                negation_zone = (m.text[max(lo, ask_at - 6):ask_at]
-                                 + " " + m.text[max(lo, x.start() - 6):x.start()]
-                                 + " " + m.text[x.end():min(hi, x.end() + 8)])
-                if self.negation is not None and self.negation.search(negation_zone):
-                    continue
-                out.append((min(x.start(), ask_at), max(x.end(), lo + ask.end()),
+                out.append((min(x.start(), cue[0]), max(x.end(), cue[1]),
                             m.text[x.start():x.end()]))
         return sorted(set(out))
 
@@ -1064,13 +1095,15 @@ _SENTENCE_END = set("。！？!?；;")
 
 
 def _sentence_ends(m: MatchText) -> list[int]:
-    """Match-form indices at which a new sentence starts (a 。？！; between two characters
-    of the display text)."""
+    """Match-form indices at which a new sentence starts (a 。？！; or a full stop between
+    two characters of the display text)."""
     ends = []
     for i in range(1, len(m.offsets)):
         between = m.display[m.offsets[i - 1] + 1:m.offsets[i]]
         if any(ch in _SENTENCE_END for ch in between):
             ends.append(i)
+        elif "." in between and not (m.text[i - 1].isdigit() and m.text[i].isdigit()):
+            ends.append(i)  # a full stop, not a decimal point (2.8)
     return ends
 
 

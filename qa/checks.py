@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
@@ -211,6 +212,10 @@ def _describe_form(hit_form: str, score: float) -> str:
 # --- phrase sets: the shared way to say "one of these phrases" ------------------------------
 
 REGEX_PREFIX = "re:"
+# An unknown English name: one word that is not a pronoun or function word.
+_ENGLISH_NAME = (r"\b(?!(?:i|you|youre|im|am|are|is|was|were|we|who|this|that|it|its|the|a|an|"
+                 r"to|for|with|and|not|now|me|my|your)\b)[a-z]+")
+_BACKREF_RE = re.compile(r"\\\d|\(\?P[<=]")
 _PLACEHOLDER_RE = re.compile(r"\{(company|agent_surname|agent_given_name|agent_name)\}")
 _COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
@@ -223,7 +228,7 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  # regions a brand is registered with but not said on the phone
                  " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
                  " canada", " ireland", " europe", " international", " india", " malaysia",
-                 "(中国)", "(香港)", "中国分行", "中国有限公司")
+                 "(中国)", "(香港)", "中国分行", "中国有限公司", "保险")
 
 
 def split_name(name: str, language: str) -> tuple[str, str]:
@@ -243,7 +248,8 @@ def split_name(name: str, language: str) -> tuple[str, str]:
     return parts[-1], parts[0]
 
 
-def organisation_names(organisation: str, organisations: Sequence[Organisation]) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def organisation_names(organisation: str, organisations: tuple[Organisation, ...]) -> list[str]:
     """The names a call's organisation may be said by: itself, its short forms without a
     legal or department suffix (招商银行 for 招商银行信用卡中心) and the rubric's aliases."""
     names = [organisation]
@@ -256,8 +262,7 @@ def organisation_names(organisation: str, organisations: Sequence[Organisation])
                 current = current[: -len(suffix)].strip()
                 names.append(current)
                 stripped = True
-    if organisation.startswith("中国") and len(organisation) > 4:
-        names.append(organisation[2:])
+    names += [n[2:] for n in names if n.startswith("中国") and len(n) > 4]
     for org in organisations:
         if org.fits(organisation):
             names.extend(org.names())
@@ -307,13 +312,22 @@ class PhraseSet(BaseModel):
         allow = list(self.allow)
         if self.allow_lexicon:
             allow += [e.phrase for e in _lexicon(lexicons, self.allow_lexicon)]
-        self._runtime = PhraseRuntime(
-            matcher=PhraseMatcher(entries, pinyin=self.pinyin, loose=self.loose,
-                                  min_pinyin_chars=self.pinyin_min_chars(), allow=allow),
-            templates=tuple(p for p in self.phrases if _PLACEHOLDER_RE.search(p)),
-            patterns=tuple(patterns),
-            key_patterns=tuple(key_pattern(p) for p in self.homophone_patterns),
-            speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy)
+        # Phrase sets configured alike (the hold check's requests to wait and the silence
+        # check's) share one runtime, so a call is scanned for them once.
+        key = (tuple(entries), tuple(self.phrases), tuple(self.patterns),
+               tuple(self.homophone_patterns), tuple(allow), self.pinyin, self.loose,
+               self.pinyin_min_chars(), self.speaker, self.fuzzy)
+        runtime = _RUNTIMES.get(key)
+        if runtime is None:
+            runtime = PhraseRuntime(
+                matcher=PhraseMatcher(entries, pinyin=self.pinyin, loose=self.loose,
+                                      min_pinyin_chars=self.pinyin_min_chars(), allow=allow),
+                templates=tuple(p for p in self.phrases if _PLACEHOLDER_RE.search(p)),
+                patterns=tuple(patterns),
+                key_patterns=tuple(key_pattern(p) for p in self.homophone_patterns),
+                speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy)
+            _RUNTIMES[key] = runtime
+        self._runtime = runtime
 
     def pinyin_min_chars(self) -> int:
         """Shortest phrase (in CJK characters) also matched by homophones."""
@@ -342,8 +356,12 @@ class PhraseSet(BaseModel):
         return self.runtime.fuzzy_find(ctx, ps)
 
     def occurrences(self, ctx: CallContext, params: CheckParams | None = None,
-                    use_fuzzy: bool = True) -> list[tuple[PreparedSegment, PhraseHit]]:
-        return self.runtime.occurrences(ctx, params, use_fuzzy)
+                    use_fuzzy: bool = True, first_only: bool = False,
+                    up_to_segment: int | None = None) -> list[tuple[PreparedSegment, PhraseHit]]:
+        return self.runtime.occurrences(ctx, params, use_fuzzy, first_only, up_to_segment)
+
+
+_RUNTIMES: "weakref.WeakValueDictionary[tuple, PhraseRuntime]" = weakref.WeakValueDictionary()
 
 
 class PhraseRuntime:
@@ -356,14 +374,23 @@ class PhraseRuntime:
                  speaker: SpeakerFilter, loose: bool, fuzzy: float | None):
         self.matcher = matcher
         self.templates = templates
-        self.patterns = patterns
         self.key_patterns = key_patterns
+        # Most segments match none of a lexicon's patterns: one combined search finds
+        # out at once. Patterns with back-references or named groups cannot be combined
+        # and always run on their own.
+        alone = [(p, e) for p, e in patterns if _BACKREF_RE.search(p.pattern)]
+        combinable = [(p, e) for p, e in patterns if not _BACKREF_RE.search(p.pattern)]
+        self.patterns = tuple(combinable)
+        self.lone_patterns = tuple(alone)
+        self.prefilter = (re.compile("|".join(f"(?:{p.pattern})" for p, _ in combinable))
+                          if len(combinable) > 1 else None)
         self.speaker = speaker
         self.loose = loose
         self.fuzzy = fuzzy
 
     def size(self) -> int:
-        return len(self.matcher) + len(self.templates) + len(self.patterns) + len(self.key_patterns)
+        return (len(self.matcher) + len(self.templates) + len(self.patterns)
+                + len(self.lone_patterns) + len(self.key_patterns))
 
     def describe(self, limit: int = 4) -> str:
         shown = [e.phrase for e in self.matcher.entries[:limit]] + list(self.templates[:2])
@@ -396,7 +423,7 @@ class PhraseRuntime:
         for template in self.templates:
             if "{company}" in template:
                 if call.organisation:
-                    names = organisation_names(call.organisation, ctx.organisations)
+                    names = organisation_names(call.organisation, tuple(ctx.organisations))
                 else:
                     names = [n for org in ctx.organisations for n in org.names()]
                     text_patterns.extend(_company_patterns(ctx.organisation_patterns))
@@ -406,9 +433,12 @@ class PhraseRuntime:
             if not missing:
                 phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
                 continue
-            literal = _PLACEHOLDER_RE.sub("", template)
-            if ("agent_name" in missing or template.startswith("{")
-                    or len(normalise_key(literal)) < 2):
+            literal = normalise_key(_PLACEHOLDER_RE.sub("", template))
+            # An unknown name at the start of a template is safe only before a long
+            # English word ("[name] speaking"), not before Chinese (…为您服务).
+            leading_ok = ctx.language.startswith("en") and len(literal) >= 5
+            if ("agent_name" in missing or len(literal) < 2
+                    or (template.startswith("{") and not leading_ok)):
                 continue  # too little is left to match safely
             key_patterns.append(_wildcard_pattern(template, ctx.language))
         phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
@@ -418,7 +448,11 @@ class PhraseRuntime:
         """Hits in one prepared segment (speaker and window not applied)."""
         m = ps.match
         hits = self.matcher.find(m, apply_allow=False)
-        for pattern, entry in self.patterns:
+        if self.prefilter is None or self.prefilter.search(m.text):
+            for pattern, entry in self.patterns:
+                hits += [PhraseHit(entry, x.start(), x.end(), "regex")
+                         for x in pattern.finditer(m.text) if x.end() > x.start()]
+        for pattern, entry in self.lone_patterns:
             hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                      for x in pattern.finditer(m.text) if x.end() > x.start()]
         if hits:
@@ -450,12 +484,13 @@ class PhraseRuntime:
             candidates = [e.phrase for e in self.matcher.entries]
             candidates += list(self.resolved_templates(ctx)[0])  # literal phrases only
             forms = [_match_form(p) for p in candidates]
-            ctx.memo[key] = [(p, f) for p, f in zip(candidates, forms) if len(f.text) >= 4]
-        candidates = ctx.memo[key]
+            kept = [(p, f) for p, f in zip(candidates, forms) if len(f.text) >= 4]
+            ctx.memo[key] = (kept, [f.loose for _, f in kept])
+        candidates, keys = ctx.memo[key]
         if not candidates:
             return None
-        best = process.extractOne(ps.match.loose, [f.loose for _, f in candidates],
-                                  scorer=fuzz.partial_ratio, score_cutoff=self.fuzzy)
+        best = process.extractOne(ps.match.loose, keys, scorer=fuzz.partial_ratio,
+                                  score_cutoff=self.fuzzy)
         if best is None:
             return None
         phrase, form = candidates[best[2]]
@@ -465,29 +500,51 @@ class PhraseRuntime:
         return PhraseHit(LexiconEntry(phrase), located[1], located[2], "fuzzy", located[0])
 
     def occurrences(self, ctx: CallContext, params: CheckParams | None = None,
-                    use_fuzzy: bool = True) -> list[tuple[PreparedSegment, PhraseHit]]:
-        """All hits by this set's speaker in the window of `params`, in call order. Only
-        when nothing matches exactly or by sound anywhere are fuzzy matches tried, so an
-        approximate hit never stands in for an exact one elsewhere in the call."""
+                    use_fuzzy: bool = True, first_only: bool = False,
+                    up_to_segment: int | None = None) -> list[tuple[PreparedSegment, PhraseHit]]:
+        """All hits by this set's speaker in the window of `params` (and in segments up
+        to `up_to_segment`), in call order; with `first_only`, the hits of the first
+        segment that has any. Only when nothing matches exactly or by sound are fuzzy
+        matches tried, so an approximate hit never stands in for an exact one elsewhere
+        in the call. Kept per call."""
         within = params.within_s if params is not None else None
         last = params.last_s if params is not None else None
+        key = ("occurrences", id(self), within, last, use_fuzzy, up_to_segment)
+        found = ctx.memo.get(key)
+        if found is None and first_only:
+            found = ctx.memo.get(key + (True,))
+        if found is None:
+            found = self._occurrences(ctx, within, last, use_fuzzy, first_only, up_to_segment)
+            ctx.memo[key + ((True,) if first_only else ())] = found
+        return found
+
+    def _occurrences(self, ctx: CallContext, within: float | None, last: float | None,
+                     use_fuzzy: bool, first_only: bool, up_to_segment: int | None
+                     ) -> list[tuple[PreparedSegment, PhraseHit]]:
         duration = ctx.duration
         segments = [ps for ps in ctx.by_speaker(self.speaker)
                     if (within is None or ps.segment.start <= within)
-                    and (last is None or ps.segment.end >= duration - last)]
+                    and (last is None or ps.segment.end >= duration - last)
+                    and (up_to_segment is None or ps.index <= up_to_segment)]
 
         def in_window(ps: PreparedSegment, hit: PhraseHit) -> bool:
             t = ps.time_at(hit.start)
             return (within is None or t <= within) and (last is None or t >= duration - last)
 
-        out = [(ps, h) for ps in segments
-               for h in sorted(self.find(ctx, ps), key=lambda h: h.start) if in_window(ps, h)]
+        out: list[tuple[PreparedSegment, PhraseHit]] = []
+        for ps in segments:
+            out += [(ps, h) for h in sorted(self.find(ctx, ps), key=lambda h: h.start)
+                    if in_window(ps, h)]
+            if out and first_only:
+                return out
         if out or not use_fuzzy or self.fuzzy is None:
             return out
         for ps in segments:
             hit = self.fuzzy_find(ctx, ps)
             if hit is not None and in_window(ps, hit):
                 out.append((ps, hit))
+                if first_only:
+                    return out
         return out
 
 
@@ -523,7 +580,7 @@ def _wildcard_pattern(template: str, language: str) -> re.Pattern[str]:
     out = []
     for i, part in enumerate(parts):
         if i % 2 == 1:
-            out.append("[a-z]+" if english else ".{1,2}")
+            out.append(_ENGLISH_NAME if english else ".{1,2}")
             continue
         key = _match_form(part).pinyin
         if english and key:
@@ -552,7 +609,7 @@ class PhraseParams(PhraseSet, CheckParams):
 @check("phrase", PhraseParams)
 def phrase_check(ctx: CallContext, params: PhraseParams, item_id: str) -> list[Finding]:
     """Passes when one of the phrases is said by the speaker (in the window)."""
-    found = params.occurrences(ctx, params)
+    found = params.occurrences(ctx, params, first_only=params.min_count == 1)
     if len(found) >= params.min_count:
         ps, hit = found[0]
         return [_hit_finding(item_id, "phrase", ps, hit.start, hit.end, True,
@@ -719,13 +776,14 @@ class SequenceParams(CheckParams):
 def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> list[Finding]:
     """`first` must happen before the first `then`; not applicable when `then` never
     happens (e.g. no account information disclosed, so no verification needed)."""
-    thens = params.then.occurrences(ctx, params, use_fuzzy=False)
+    thens = params.then.occurrences(ctx, params, use_fuzzy=False, first_only=True)
     if not thens:
         return [Finding(item_id, "sequence", None, params.then.speaker, detail=(
             f"not applicable: {params.then_name} does not occur"))]
     then_ps, then_hit = thens[0]
     then_time = then_ps.time_at(then_hit.start)
-    firsts = params.first.occurrences(ctx, params)
+    firsts = params.first.occurrences(ctx, params, first_only=True,
+                                      up_to_segment=then_ps.index)
     before = [(ps, h) for ps, h in firsts
               if (ps.index, h.start) < (then_ps.index, then_hit.start)]
     then_where = f"{params.then_name} '{then_ps.match.evidence(then_hit.start, then_hit.end)}' at {_fmt_t(then_time)}"
@@ -733,7 +791,9 @@ def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> li
         ps, hit = before[0]
         return [_hit_finding(item_id, "sequence", ps, hit.start, hit.end, True,
                              f"{params.first_name} before {then_where}")]
-    late = f"; {params.first_name} only later, at {_fmt_t(firsts[0][0].time_at(firsts[0][1].start))}" if firsts else ""
+    later = [(ps, h) for ps, h in params.first.occurrences(ctx, params, use_fuzzy=False)
+             if (ps.index, h.start) > (then_ps.index, then_hit.start)][:1]
+    late = f"; {params.first_name} only later, at {_fmt_t(later[0][0].time_at(later[0][1].start))}" if later else ""
     return [_hit_finding(item_id, "sequence", then_ps, then_hit.start, then_hit.end, False,
                          f"{then_where} without {params.first_name} before it{late}")]
 

@@ -1,8 +1,9 @@
 """Agreement of automatic scoring with hand labels, in the issue's own terms.
 
-tests/data/labelled/ (54 Mandarin, 12 English calls) and tests/data/holdout/ (written
-later by someone else and never used to tune the rules) are scored with the bundled
-rubrics. Every shared item must agree with the labels on at least 95% of the calls of
+tests/data/labelled/ (54 Mandarin, 12 English calls), tests/data/holdout/ (30 + 8) and
+tests/data/holdout2/ (30 + 10), each written and labelled independently of the rules and
+of each other, are scored with the bundled rubrics. (The held-out sets were measured
+before the rules saw them; the README gives those first figures.) Every shared item must agree with the labels on at least 95% of the calls of
 each language; forbidden words, counted by agent segment, need precision >= 0.95 and
 recall >= 0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`.
 """
@@ -22,7 +23,7 @@ from tests.conftest import REPO, SHARED, bundled
 SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
-SETS = [(kind, language) for kind in ("labelled", "holdout") for language in ("zh", "en")
+SETS = [(kind, language) for kind in ("labelled", "holdout", "holdout2") for language in ("zh", "en")
         if (REPO / "tests" / "data" / kind / language).is_dir()]
 
 

@@ -21,7 +21,8 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from rapidfuzz import fuzz, process
 
-from qa.matcher import LexiconEntry, PhraseHit, PhraseMatcher, fuzzy_locate, key_pattern
+from qa.matcher import (LexiconEntry, PhraseHit, PhraseMatcher, SharedScan, fuzzy_locate,
+                        key_pattern)
 from qa.model import Finding, Segment, Transcript
 from qa.text import MatchText, find_pii, match_text, to_display
 
@@ -92,7 +93,22 @@ class CallContext:
     organisation_patterns: tuple[str, ...] = ()
     voice: VoiceActivity | None = None
     predictions: Mapping[str, Prediction] = field(default_factory=dict)
+    scan: SharedScan | None = None
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def raw_hits(self, matcher: PhraseMatcher, ps: PreparedSegment):
+        """A matcher's raw hits in a segment from the rubric's shared scan (scanning the
+        segment once for every phrase set), or None when the matcher is not in it."""
+        if self.scan is None:
+            return None
+        slot = self.scan.slot(matcher)
+        if slot is None:
+            return None
+        key = ("scan", ps.index)
+        per_slot = self.memo.get(key)
+        if per_slot is None:
+            per_slot = self.memo[key] = self.scan.scan(ps.match)
+        return per_slot.get(slot, ())
 
     @property
     def language(self) -> str:
@@ -109,12 +125,13 @@ class CallContext:
 
 def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (),
             organisation_patterns: Sequence[str] = (), voice: VoiceActivity | None = None,
-            predictions: Mapping[str, Prediction] | None = None) -> CallContext:
+            predictions: Mapping[str, Prediction] | None = None,
+            scan: SharedScan | None = None) -> CallContext:
     """Normalise every segment once (match form and pinyin keys) for all checks."""
     prepared = tuple(PreparedSegment(i, s, match_text(s.text))
                      for i, s in enumerate(transcript.segments))
     return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
-                       tuple(organisation_patterns), voice, dict(predictions or {}))
+                       tuple(organisation_patterns), voice, dict(predictions or {}), scan)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -133,7 +150,8 @@ class CheckParams(BaseModel):
     within_s: float | None = Field(default=None, gt=0, description="only the first N seconds")
     last_s: float | None = Field(default=None, gt=0, description="only the last N seconds")
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
         """Resolve lexicon names and compile matchers (called once by the rubric loader)."""
 
     def in_window(self, t: float, duration: float) -> bool:
@@ -299,7 +317,8 @@ class PhraseSet(BaseModel):
                 raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
         return value
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
         entries = [LexiconEntry(p) for p in self.phrases if not _PLACEHOLDER_RE.search(p)]
         if self.lexicon:
             entries += _lexicon(lexicons, self.lexicon)
@@ -447,7 +466,7 @@ class PhraseRuntime:
     def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         """Hits in one prepared segment (speaker and window not applied)."""
         m = ps.match
-        hits = self.matcher.find(m, apply_allow=False)
+        hits = self.matcher.find(m, apply_allow=False, raw=ctx.raw_hits(self.matcher, ps))
         if self.prefilter is None or self.prefilter.search(m.text):
             for pattern, entry in self.patterns:
                 hits += [PhraseHit(entry, x.start(), x.end(), "regex")
@@ -633,7 +652,11 @@ class ForbiddenParams(PhraseSet, CheckParams):
         default_factory=list, description="regexes: said just before a hit, they cancel it")
     negatable_categories: list[str] = Field(
         default_factory=list, description="categories a negation cancels (不能承诺收益)")
+    tone_model: str | None = Field(
+        default=None, description="a segment model (qa.classify) that backs up the lexicon")
+    tone_min_probability: float = Field(default=0.7, ge=0, le=1)
     _negation: re.Pattern[str] | None = PrivateAttr(default=None)
+    _tone: Any = PrivateAttr(default=None)
 
     @field_validator("negation_cues")
     @classmethod
@@ -645,8 +668,13 @@ class ForbiddenParams(PhraseSet, CheckParams):
                 raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
         return value
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
-        super().bind(lexicons)
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
+        super().bind(lexicons, models)
+        if self.tone_model is not None:
+            if models is None or self.tone_model not in models:
+                raise KeyError(f"unknown model {self.tone_model!r}")
+            self._tone = models[self.tone_model]
         if self.negation_cues:
             # the negation, then at most three characters (不能[向您]承诺收益), then the hit
             self._negation = re.compile("(?:" + "|".join(self.negation_cues) + r").{0,3}$")
@@ -681,12 +709,15 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
     findings: list[Finding] = []
     segments = ctx.by_speaker(params.speaker)
     runtime = params.runtime
+    tone_candidates: list[PreparedSegment] = []
     for ps in segments:
         if not _segment_may_be_in_window(ps, params, ctx.duration):
             continue
         hits = [h for h in runtime.find(ctx, ps)
                 if params.in_window(ps.time_at(h.start), ctx.duration)
                 and not params.negated(ps.match, h)]
+        if not hits and params._tone is not None:
+            tone_candidates.append(ps)
         for group in _merge_overlapping(hits):
             start, end = min(h.start for h in group), max(h.end for h in group)
             # Name the lexicon phrases; a pattern only when no phrase matched there.
@@ -702,11 +733,35 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
             findings.append(_hit_finding(
                 item_id, "forbidden", ps, start, end, False, f"forbidden: {described}",
                 deduction=params.deduction or 0.0, critical=critical))
+    if tone_candidates:
+        findings += _tone_findings(ctx, params, item_id, tone_candidates)
+        findings.sort(key=lambda f: (f.segment_index or 0, f.char_start or 0))
     if findings:
         return findings
     return [Finding(item_id, "forbidden", True, params.speaker, None, None, "",
                     f"no forbidden phrase in {len(segments)} {params.speaker} segments "
                     f"({params.size()} phrases checked)")]
+
+
+def _tone_findings(ctx: CallContext, params: ForbiddenParams, item_id: str,
+                   candidates: list[PreparedSegment]) -> list[Finding]:
+    """Segments without a lexicon hit that the tone model finds rude: one finding each,
+    the whole segment as evidence, with the model's probability."""
+    model = params._tone
+    probabilities = model.probabilities([ps.segment.text for ps in candidates])
+    out = []
+    for ps, probability in zip(candidates, probabilities):
+        if probability < params.tone_min_probability:
+            continue
+        if not params.in_window(ps.segment.start, ctx.duration):
+            continue
+        text = ps.segment.text
+        out.append(Finding(
+            item_id, "forbidden", False, ps.segment.speaker, ps.segment.start, ps.segment.end,
+            text, f"rude or impatient tone (model {params.tone_model}, p={probability:.2f}; "
+                  f"no lexicon phrase)", segment_index=ps.index, char_start=0,
+            char_end=len(text), deduction=params.deduction or 0.0))
+    return out
 
 
 # --- regex ------------------------------------------------------------------------------
@@ -767,9 +822,10 @@ class SequenceParams(CheckParams):
     first_name: str = "the first event"
     then_name: str = "the second event"
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
-        self.first.bind(lexicons)
-        self.then.bind(lexicons)
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
+        self.first.bind(lexicons, models)
+        self.then.bind(lexicons, models)
 
 
 @check("sequence", SequenceParams)
@@ -855,9 +911,10 @@ class HoldParams(CheckParams):
     announce_within_s: float = Field(default=15.0, ge=0)
     thank_within_segments: int = Field(default=2, ge=1)
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
-        self.ask.bind(lexicons)
-        self.thank.bind(lexicons)
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
+        self.ask.bind(lexicons, models)
+        self.thank.bind(lexicons, models)
 
 
 @check("hold", HoldParams)
@@ -921,9 +978,10 @@ class SilenceParams(CheckParams):
         default=None, description="requests to wait: the pause after one is a hold, not silence")
     announce_within_s: float = 15.0
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
         if self.exclude_holds is not None:
-            self.exclude_holds.bind(lexicons)
+            self.exclude_holds.bind(lexicons, models)
 
 
 @check("silence", SilenceParams)
@@ -1074,7 +1132,8 @@ class SensitiveParams(CheckParams):
                 raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
         return value
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> None:
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
         def one(patterns: list[str]) -> re.Pattern[str] | None:
             return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 

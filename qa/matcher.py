@@ -106,12 +106,17 @@ class PhraseMatcher:
                  allow: Sequence[str] = ()):
         self.entries = tuple(entries)
         forms = [match_text(to_display(e.phrase)) for e in self.entries]
-        self._exact = _automaton((f.text, i) for i, f in enumerate(forms))
         # Digits count like characters: "95588" matches 九五五八八 through the key.
         eligible = [(f, i) for i, f in enumerate(forms)
                     if _cjk_count(f.text) >= min_pinyin_chars or _digit_count(f.text) >= 3]
-        self._pinyin = _automaton((f.pinyin, i) for f, i in eligible) if pinyin else None
-        self._loose = _automaton((f.loose, i) for f, i in eligible) if loose else None
+        self.keys: dict[str, list[tuple[str, int]]] = {
+            "exact": [(f.text, i) for i, f in enumerate(forms)],
+            "pinyin": [(f.pinyin, i) for f, i in eligible] if pinyin else [],
+            "loose": [(f.loose, i) for f, i in eligible] if loose else [],
+        }
+        self._exact = _automaton(self.keys["exact"])
+        self._pinyin = _automaton(self.keys["pinyin"])
+        self._loose = _automaton(self.keys["loose"])
         allow_forms = [match_text(to_display(a)) for a in allow]
         self._allow_exact = _automaton((f.text, i) for i, f in enumerate(allow_forms))
         self._allow_pinyin = _automaton(
@@ -129,30 +134,39 @@ class PhraseMatcher:
         spans += [(s, e) for s, e, _ in _iter_hits(self._allow_pinyin, m.pinyin)]
         return spans
 
-    def find(self, m: MatchText, apply_allow: bool = True) -> list[PhraseHit]:
-        """Every hit, exact first; a homophone hit on the same span as an exact hit of the
-        same phrase is dropped. Sorted by position. Hits inside an allow-list context are
-        dropped unless `apply_allow` is false (see `without_allowed`)."""
-        hits: list[PhraseHit] = []
-        seen: set[tuple[int, int, int]] = set()
-        entries = self.entries
-        text = m.text
-        for form, automaton, haystack in (("exact", self._exact, text),
+    def raw_hits(self, m: MatchText) -> list[tuple[str, int, int, tuple[int, ...], bool]]:
+        """(form, start, end, entry indices, needs a word-boundary check) of every key
+        found, exact first (what SharedScan computes for many matchers at once)."""
+        out = []
+        for form, automaton, haystack in (("exact", self._exact, m.text),
                                           ("pinyin", self._pinyin, m.pinyin),
                                           ("loose", self._loose, m.loose)):
             if automaton is None:
                 continue
             for end_index, (length, indices, check_boundary) in automaton.iter(haystack):
-                end = end_index + 1
-                start = end - length
-                if check_boundary and not _on_word_boundaries(text, start, end):
+                out.append((form, end_index + 1 - length, end_index + 1, indices, check_boundary))
+        return out
+
+    def find(self, m: MatchText, apply_allow: bool = True,
+             raw: Sequence[tuple[str, int, int, tuple[int, ...], bool]] | None = None
+             ) -> list[PhraseHit]:
+        """Every hit, exact first; a homophone hit on the same span as an exact hit of the
+        same phrase is dropped. Sorted by position. Hits inside an allow-list context are
+        dropped unless `apply_allow` is false (see `without_allowed`). `raw` is this
+        matcher's share of a SharedScan of `m`, when there is one."""
+        hits: list[PhraseHit] = []
+        seen: set[tuple[int, int, int]] = set()
+        entries = self.entries
+        text = m.text
+        for form, start, end, indices, check_boundary in (self.raw_hits(m) if raw is None else raw):
+            if check_boundary and not _on_word_boundaries(text, start, end):
+                continue
+            for index in indices:
+                key = (start, end, index)
+                if key in seen:
                     continue
-                for index in indices:
-                    key = (start, end, index)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    hits.append(PhraseHit(entries[index], start, end, form))  # type: ignore[arg-type]
+                seen.add(key)
+                hits.append(PhraseHit(entries[index], start, end, form))  # type: ignore[arg-type]
         if hits and apply_allow:
             hits = self.without_allowed(m, hits)
         if len(hits) > 1:
@@ -166,6 +180,49 @@ class PhraseMatcher:
         if not allowed:
             return hits
         return [h for h in hits if not _mostly_inside(h, allowed)]
+
+
+class SharedScan:
+    """The phrases of many matchers in one automaton per key form, so a segment is
+    scanned once for a whole rubric; `scan` hands each matcher its share of the hits."""
+
+    def __init__(self, matchers: Sequence[PhraseMatcher]):
+        self.slots = {id(m): n for n, m in enumerate(matchers)}
+        self._matchers = list(matchers)  # keeps the ids valid
+        self._automatons = []
+        for form in ("exact", "pinyin", "loose"):
+            grouped: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+            for slot, matcher in enumerate(matchers):
+                per_key: dict[str, list[int]] = {}
+                for key, index in matcher.keys[form]:
+                    if key:
+                        per_key.setdefault(key, []).append(index)
+                for key, indices in per_key.items():
+                    grouped.setdefault(key, []).append((slot, tuple(indices)))
+            automaton = None
+            if grouped:
+                automaton = ahocorasick.Automaton()
+                for key, owners in grouped.items():
+                    automaton.add_word(key, (len(key), _is_word(key[0]) or _is_word(key[-1]),
+                                             tuple(owners)))
+                automaton.make_automaton()
+            self._automatons.append((form, automaton))
+
+    def slot(self, matcher: PhraseMatcher) -> int | None:
+        return self.slots.get(id(matcher))
+
+    def scan(self, m: MatchText) -> dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]:
+        """Per matcher slot, its raw hits in `m` (see PhraseMatcher.raw_hits)."""
+        out: dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]] = {}
+        for form, automaton in self._automatons:
+            if automaton is None:
+                continue
+            haystack = m.text if form == "exact" else (m.pinyin if form == "pinyin" else m.loose)
+            for end_index, (length, check_boundary, owners) in automaton.iter(haystack):
+                start, end = end_index + 1 - length, end_index + 1
+                for slot, indices in owners:
+                    out.setdefault(slot, []).append((form, start, end, indices, check_boundary))
+        return out
 
 
 def fuzzy_locate(phrase: MatchText, target: MatchText, threshold: float) -> tuple[float, int, int] | None:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from qa.checks import (CHECKS, CallContext, CheckParams, Organisation, Prediction,
+from qa.checks import (CHECKS, CallContext, CheckParams, Organisation, PhraseSet, Prediction,
                        VoiceActivity, prepare, run_check)
-from qa.matcher import LexiconEntry
+from qa.matcher import LexiconEntry, PhraseMatcher, SharedScan
 from qa.model import FlagResult, Finding, ItemScore, Scorecard, SectionScore, Transcript
 
 CheckSpec = Annotated[Union[tuple(ct.params for ct in CHECKS.values())],  # type: ignore[misc]
@@ -75,6 +75,16 @@ class OrganisationSpec(_Strict):
     aliases: list[str] = Field(default_factory=list)
 
 
+def _phrase_sets(model: BaseModel):
+    """The phrase sets in a check's parameters: the check itself and nested ones."""
+    if isinstance(model, PhraseSet):
+        yield model
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from _phrase_sets(value)
+
+
 class Rubric(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     name: str
@@ -89,6 +99,7 @@ class Rubric(_Strict):
     organisation_patterns: list[str] = Field(default_factory=list)
     sections: list[SectionSpec] = Field(min_length=1)
     flags: list[FlagSpec] = Field(default_factory=list)
+    _scan: SharedScan | None = PrivateAttr(default=None)
 
     @field_validator("sections")
     @classmethod
@@ -112,30 +123,49 @@ class Rubric(_Strict):
     def items(self) -> list[ItemSpec]:
         return [item for section in self.sections for item in section.items]
 
+    def shared_scan(self) -> SharedScan:
+        """One scan of each segment for every phrase set of the rubric (after bind)."""
+        if self._scan is None:
+            matchers: dict[int, PhraseMatcher] = {}
+            for params in self._all_checks():
+                for phrase_set in _phrase_sets(params):
+                    matcher = phrase_set.matcher
+                    matchers[id(matcher)] = matcher
+            self._scan = SharedScan(list(matchers.values()))
+        return self._scan
+
+    def _all_checks(self) -> list[CheckParams]:
+        checks = [c for item in self.items() for c in item.checks]
+        checks += [item.na_when for item in self.items() if item.na_when is not None]
+        checks += [c for flag in self.flags for c in flag.checks]
+        return checks
+
     def organisation_list(self) -> tuple[Organisation, ...]:
         return tuple(Organisation(o.name, tuple(o.aliases)) for o in self.organisations)
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]]) -> list[tuple[str, str]]:
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
         """Bind every check to its lexicons; returns (field path, error) for failures."""
+        self._scan = None
         errors = []
         for si, section in enumerate(self.sections):
             for ii, item in enumerate(section.items):
                 where = f"sections[{si}].items[{ii}]"
                 for ci, params in enumerate(item.checks):
                     path = f"{where}.check" + (f"[{ci}]" if isinstance(item.check, list) else "")
-                    errors += _bind_one(params, lexicons, path)
+                    errors += _bind_one(params, lexicons, models, path)
                 if item.na_when is not None:
-                    errors += _bind_one(item.na_when, lexicons, f"{where}.na_when")
+                    errors += _bind_one(item.na_when, lexicons, models, f"{where}.na_when")
         for fi, flag in enumerate(self.flags):
             for ci, params in enumerate(flag.checks):
-                errors += _bind_one(params, lexicons, f"flags[{fi}].check")
+                errors += _bind_one(params, lexicons, models, f"flags[{fi}].check")
         return errors
 
 
 def _bind_one(params: CheckParams, lexicons: Mapping[str, Sequence[LexiconEntry]],
-              path: str) -> list[tuple[str, str]]:
+              models: Mapping[str, Any] | None, path: str) -> list[tuple[str, str]]:
     try:
-        params.bind(lexicons)
+        params.bind(lexicons, models)
     except KeyError as exc:
         return [(path, str(exc.args[0]) if exc.args else str(exc))]
     return []
@@ -230,7 +260,7 @@ def score_transcript(rubric: Rubric, transcript: Transcript, *,
     """Prepare a transcript for the rubric's checks and score it."""
     ctx = prepare(transcript, organisations=rubric.organisation_list(),
                   organisation_patterns=rubric.organisation_patterns, voice=voice,
-                  predictions=predictions)
+                  predictions=predictions, scan=rubric.shared_scan())
     return score_call(rubric, ctx)
 
 

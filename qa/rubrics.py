@@ -122,6 +122,32 @@ class LexiconDirectory:
         return list(self)
 
 
+class _Models:
+    """Trained models by name (qa.models), imported only when a rubric uses one, so that
+    rubrics without models do not load scikit-learn."""
+
+    def __init__(self):
+        self._directory = None
+
+    def _models(self):
+        if self._directory is None:
+            from qa.models import ModelDirectory
+
+            self._directory = ModelDirectory()
+        return self._directory
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._models()
+
+    def __getitem__(self, name: str):
+        from qa.models import ModelError
+
+        try:
+            return self._models()[name]
+        except ModelError as exc:
+            raise KeyError(f"model {name!r} cannot be loaded: {exc}") from None
+
+
 def _field_path(loc: tuple) -> str:
     """pydantic's error location as the user wrote it: sections[0].items[2].check.points
     (the union's internal tags, such as the check type, are left out)."""
@@ -160,7 +186,7 @@ def rubric_from_yaml(text: str, source: str, lexicon_dir: Path | None = None) ->
         raise RubricError(source, _field_path(first["loc"]), first["msg"] + more) from None
     lexicons = LexiconDirectory(lexicon_dir if lexicon_dir is not None
                                 else Path(source).parent / "lexicons")
-    problems = rubric.bind(lexicons)
+    problems = rubric.bind(lexicons, _Models())
     if problems:
         field, reason = problems[0]
         raise RubricError(source, field, reason)

@@ -139,16 +139,33 @@ _NUMERAL_SET = frozenset(NUMERAL_DIGITS)
 _NUMERAL_RE = re.compile("[" + "".join(NUMERAL_DIGITS) + "]")
 
 
-@dataclass(frozen=True)
 class MatchText:
     """A display text in match form. `text[i]` came from `display[offsets[i]]`;
-    `pinyin[i]` and `loose[i]` are the keys of `text[i]`."""
+    `pinyin[i]` and `loose[i]` are the keys of `text[i]`. Immutable; the offsets of a
+    text without Latin words are worked out only when asked for (most segments never
+    produce evidence)."""
 
-    display: str
-    text: str
-    offsets: tuple[int, ...]
-    pinyin: str
-    loose: str
+    __slots__ = ("display", "text", "pinyin", "loose", "_offsets")
+
+    def __init__(self, display: str, text: str, offsets: tuple[int, ...] | None,
+                 pinyin: str, loose: str):
+        self.display, self.text, self.pinyin, self.loose = display, text, pinyin, loose
+        self._offsets = offsets
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        if self._offsets is None:
+            self._offsets = tuple(i for i, ch in enumerate(self.display) if ch.isalnum())
+        return self._offsets
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MatchText) and (self.display, self.text) == (other.display, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.display, self.text))
+
+    def __repr__(self) -> str:
+        return f"MatchText(display={self.display!r}, text={self.text!r})"
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Display-text character span [start, end) of match-form span [start, end)."""
@@ -159,13 +176,15 @@ class MatchText:
         return self.display[a:b]
 
 
+_LATIN_RE = re.compile(r"[A-Za-z]")
+_NOT_ALNUM_RE = re.compile(r"[\W_]+")  # what str.isalnum() rejects
+
+
 def _word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
 def _digit_runs_to_ascii(chars: list[str]) -> list[str]:
-    if len(_NUMERAL_SET.intersection(chars)) == 0:
-        return chars
     out = list(chars)
     i = 0
     while i < len(chars):
@@ -211,16 +230,15 @@ def match_text(display: str) -> MatchText:
     (don't -> dont). Runs of three or more spoken digits (九五五八八) read as ASCII digits in
     the pinyin keys, so they match a number written in digits.
     """
-    if display.lower() != display or any(ch.isascii() and ch.isalpha() for ch in display):
-        chars, offsets = _match_chars_with_words(display)
+    offsets: tuple[int, ...] | None
+    if _LATIN_RE.search(display) or display.lower() != display:
+        chars, offset_list = _match_chars_with_words(display)
+        text, offsets = "".join(chars), tuple(offset_list)
     else:  # no Latin words: no word spaces to keep, nothing to lower-case
-        kept = [(i, ch) for i, ch in enumerate(display) if ch.isalnum()]
-        chars = [ch for _, ch in kept]
-        offsets = [i for i, _ in kept]
-    text = "".join(chars)
-    pinyin, loose = _keys_of("".join(_digit_runs_to_ascii(chars)))
-    return MatchText(display=display, text=text, offsets=tuple(offsets), pinyin=pinyin,
-                     loose=loose)
+        text, offsets = _NOT_ALNUM_RE.sub("", display), None
+    keyed = text if _NUMERAL_SET.isdisjoint(text) else "".join(_digit_runs_to_ascii(list(text)))
+    pinyin, loose = _keys_of(keyed)
+    return MatchText(display, text, offsets, pinyin, loose)
 
 
 def normalise_phrase(phrase: str) -> str:

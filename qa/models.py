@@ -1,0 +1,128 @@
+"""Saving and loading trained models (the I/O side of qa.classify).
+
+A model lives in `models/NAME/`: `model.skops` (skops, not pickle: loading checks every
+type against a list of trusted ones) and `card.json` (task, labels, training data hash
+and size, held-out metrics, library versions, date). Loading refuses a directory whose
+card does not match what the caller expects or whose library versions are incompatible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import sklearn
+import skops
+import skops.io as sio
+
+from qa.classify import SegmentModel
+from qa.errors import InputError
+
+CARD_VERSION = 1
+
+
+class ModelError(InputError):
+    """A model directory that cannot be used."""
+
+
+def bundled_models_dir() -> Path:
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_bundled" / "models", package.parent / "models"):
+        if candidate.is_dir():
+            return candidate
+    return package.parent / "models"
+
+
+def model_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("QA_MODELS_PATH", "").split(os.pathsep) if p]
+    return extra + [bundled_models_dir()]
+
+
+def save_model(model: SegmentModel, directory: str | Path, metrics: dict[str, Any] | None = None,
+               trained_on: str = "", limits: str = "") -> Path:
+    """Write model.skops and card.json to `directory` (created)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    sio.dump(model.pipeline, directory / "model.skops")
+    card = dict(model.card)
+    card.update({
+        "card_version": CARD_VERSION, "task": model.name, "trained_on": trained_on,
+        "limits": limits, "metrics": metrics or {},
+        "versions": {"scikit-learn": sklearn.__version__, "skops": skops.__version__},
+        "created": dt.date.today().isoformat(),
+    })
+    (directory / "card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1) + "\n",
+                                         encoding="utf-8")
+    return directory
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = (version.split(".") + ["0", "0"])[:2]
+    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+
+
+def load_model(directory: str | Path, expect_task: str | None = None) -> SegmentModel:
+    """Load a model directory, checking its card. Raises ModelError naming the directory
+    and the field at fault."""
+    directory = Path(directory)
+    card_path = directory / "card.json"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(str(directory), "card.json", "missing: not a callqa model directory") from None
+    except json.JSONDecodeError as exc:
+        raise ModelError(str(card_path), "", f"malformed JSON: {exc.msg}") from None
+    if card.get("card_version") != CARD_VERSION:
+        raise ModelError(str(card_path), "card_version",
+                         f"{card.get('card_version')!r} is not {CARD_VERSION}: retrain the model")
+    if expect_task is not None and card.get("task") != expect_task:
+        raise ModelError(str(card_path), "task", f"{card.get('task')!r}, expected {expect_task!r}")
+    trained_with = str(card.get("versions", {}).get("scikit-learn", "0.0"))
+    if _major_minor(trained_with)[0] != _major_minor(sklearn.__version__)[0]:
+        raise ModelError(str(card_path), "versions.scikit-learn",
+                         f"trained with {trained_with}, installed {sklearn.__version__}: retrain")
+    path = directory / "model.skops"
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        pipeline = sio.load(path, trusted=untrusted if _only_numpy(untrusted) else None)
+    except FileNotFoundError:
+        raise ModelError(str(directory), "model.skops", "missing") from None
+    except Exception as exc:  # skops raises several types for a bad or untrusted file
+        raise ModelError(str(path), "", f"cannot load: {exc}") from None
+    return SegmentModel(str(card.get("task")), pipeline, card)
+
+
+def _only_numpy(types: list[str]) -> bool:
+    # A TF-IDF vectorizer stores its dtype as a numpy type skops does not trust by default.
+    return all(t.startswith("numpy.") for t in types)
+
+
+class ModelDirectory:
+    """Models by name, from the folders of QA_MODELS_PATH and the bundled `models/`, loaded
+    on first use and kept."""
+
+    def __init__(self, directories: list[Path] | None = None):
+        self.directories = directories if directories is not None else model_dirs()
+        self._cache: dict[str, SegmentModel] = {}
+
+    def path(self, name: str) -> Path | None:
+        for directory in self.directories:
+            if (directory / name / "card.json").is_file():
+                return directory / name
+        return None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self._cache or self.path(name) is not None)
+
+    def __getitem__(self, name: str) -> SegmentModel:
+        if name not in self._cache:
+            path = self.path(name)
+            if path is None:
+                known = sorted({p.name for d in self.directories if d.is_dir()
+                                for p in d.iterdir() if (p / "card.json").is_file()})
+                raise KeyError(f"unknown model {name!r} (known: {', '.join(known) or 'none'})")
+            self._cache[name] = load_model(path, expect_task=name)
+        return self._cache[name]

@@ -1,0 +1,84 @@
+"""Train the agent tone models that back up the forbidden-word lexicons.
+
+    .venv/bin/python scripts/train_agent_tone.py
+
+Training data: the agent segments of the project's own hand-labelled calls,
+tests/data/{labelled,holdout,holdout2}/{zh,en} (a segment is positive when its call's
+labels list it in forbidden_segments). Held-out evaluation: tests/data/holdout3, written
+independently and never trained on; for Chinese also the share of real agent turns in
+../shared/data/dialogues the model flags (evaluation only; those texts are not trained
+on). Writes models/agent_tone_zh and models/agent_tone_en (model.skops + card.json).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from qa.classify import binary_metrics, train_segment_model  # noqa: E402
+from qa.models import save_model  # noqa: E402
+
+TRAIN_SETS = ("labelled", "holdout", "holdout2")
+HELD_OUT = "holdout3"
+THRESHOLD = {"zh": 0.7, "en": 0.6}
+DIALOGUES = REPO.parent / "shared" / "data" / "dialogues"
+
+
+def agent_segments(kinds: tuple[str, ...], language: str) -> tuple[list[str], list[int]]:
+    texts, labels = [], []
+    for kind in kinds:
+        for path in sorted((REPO / "tests" / "data" / kind / language).glob("*.json")):
+            call = json.loads(path.read_text(encoding="utf-8"))
+            rude = set(call["labels"]["forbidden_segments"])
+            for index, segment in enumerate(call["segments"]):
+                if segment["speaker"] == "agent":
+                    texts.append(segment["text"])
+                    labels.append(int(index in rude))
+    return texts, labels
+
+
+def real_agent_turns() -> list[str]:
+    turns = []
+    for path in sorted(DIALOGUES.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for turn in json.loads(line)["turns"]:
+                if turn.get("role") == "agent" and turn.get("text", "").strip():
+                    turns.append(turn["text"])
+    return turns
+
+
+def main() -> None:
+    for language in ("zh", "en"):
+        texts, labels = agent_segments(TRAIN_SETS, language)
+        name = f"agent_tone_{language}"
+        model = train_segment_model(name, texts, labels, language)
+        held_texts, held_labels = agent_segments((HELD_OUT,), language)
+        threshold = THRESHOLD[language]
+        held = binary_metrics(model.probabilities(held_texts), held_labels, threshold)
+        metrics = {"held_out": {"set": f"tests/data/{HELD_OUT}/{language}", **held.as_dict()}}
+        if language == "zh" and DIALOGUES.is_dir():
+            real = real_agent_turns()
+            flagged = sum(1 for p in model.probabilities(real) if p >= threshold)
+            metrics["real_agent_turns_flagged"] = {"turns": len(real), "flagged": flagged,
+                                                   "share": round(flagged / len(real), 4)}
+        model.card["recommended_threshold"] = threshold
+        save_model(model, REPO / "models" / name, metrics,
+                   trained_on=f"{len(texts)} agent segments ({sum(labels)} rude) of the project's "
+                              f"hand-labelled calls in tests/data/{{{','.join(TRAIN_SETS)}}}/{language}",
+                   limits="Written calls, not real recordings: trust it as a second opinion behind "
+                          "the lexicon, at the recommended threshold. Flags tone, not facts: it "
+                          "cannot tell a true statement said curtly from a rude one.")
+        print(f"{name}: trained on {len(texts)} segments ({sum(labels)} rude); held out "
+              f"{HELD_OUT}: precision {held.precision:.3f}, recall {held.recall:.3f} at "
+              f"p >= {threshold} ({held.true_positive} tp, {held.false_positive} fp, "
+              f"{held.false_negative} fn)" + (
+                  f"; real agent turns flagged {metrics['real_agent_turns_flagged']['flagged']} of "
+                  f"{metrics['real_agent_turns_flagged']['turns']}" if "real_agent_turns_flagged" in metrics else ""))
+
+
+if __name__ == "__main__":
+    main()

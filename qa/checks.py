@@ -246,7 +246,7 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  # regions a brand is registered with but not said on the phone
                  " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
                  " canada", " ireland", " europe", " international", " india", " malaysia",
-                 "(中国)", "(香港)", "中国分行", "中国有限公司", "保险")
+                 "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险")
 
 
 def split_name(name: str, language: str) -> tuple[str, str]:

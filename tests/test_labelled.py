@@ -93,3 +93,22 @@ def test_real_agent_turns_rarely_hit_the_forbidden_lexicon():
     assert turns > 1000
     assert hits / turns < 0.01, f"{hits} of {turns} agent turns hit"
 
+
+
+HOLDOUT3 = REPO / "tests" / "data" / "holdout3"
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_tone_model_held_out_set_keeps_its_measured_quality(language):
+    """tests/data/holdout3 is the tone models' held-out set (never trained on, and its
+    forbidden-word labels never used to tune the lexicons). Figures measured when the
+    models were trained: zh forbidden precision 1.00 / recall 0.89; en 1.00 / 0.38 (the
+    English model has only 16 rude training segments). This guards against regressions;
+    it does not claim the English figure is good enough."""
+    report = report_for("holdout3", language)
+    fw = report.forbidden
+    assert fw.precision >= 0.95, fw.false_hits
+    assert fw.recall >= (0.85 if language == "zh" else 0.35), fw.misses
+    for item in SHARED_ITEMS:
+        if item != "forbidden_words":
+            assert report.items[item].rate >= 0.9, (item, report.items[item].disagreements)

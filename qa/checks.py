@@ -95,19 +95,22 @@ class CallContext:
     predictions: Mapping[str, Prediction] = field(default_factory=dict)
     scan: SharedScan | None = None
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    _scanned: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     def raw_hits(self, matcher: PhraseMatcher, ps: PreparedSegment):
         """A matcher's raw hits in a segment from the rubric's shared scan (scanning the
         segment once for every phrase set), or None when the matcher is not in it."""
         if self.scan is None:
             return None
-        slot = self.scan.slot(matcher)
+        slot = self.scan.slots.get(id(matcher))
         if slot is None:
             return None
-        key = ("scan", ps.index)
-        per_slot = self.memo.get(key)
+        scanned = self._scanned
+        if not scanned:
+            scanned.extend([None] * len(self.segments))
+        per_slot = scanned[ps.index]
         if per_slot is None:
-            per_slot = self.memo[key] = self.scan.scan(ps.match)
+            per_slot = scanned[ps.index] = self.scan.scan(ps.match)
         return per_slot.get(slot, ())
 
     @property
@@ -403,6 +406,8 @@ class PhraseRuntime:
         self.lone_patterns = tuple(alone)
         self.prefilter = (re.compile("|".join(f"(?:{p.pattern})" for p, _ in combinable))
                           if len(combinable) > 1 else None)
+        # Phrases only: a segment the shared scan found nothing in has no hits.
+        self.phrases_only = not (patterns or key_patterns or templates)
         self.speaker = speaker
         self.loose = loose
         self.fuzzy = fuzzy
@@ -466,7 +471,10 @@ class PhraseRuntime:
     def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         """Hits in one prepared segment (speaker and window not applied)."""
         m = ps.match
-        hits = self.matcher.find(m, apply_allow=False, raw=ctx.raw_hits(self.matcher, ps))
+        raw = ctx.raw_hits(self.matcher, ps)
+        if raw is not None and not raw and self.phrases_only:
+            return []
+        hits = self.matcher.find(m, apply_allow=False, raw=raw)
         if self.prefilter is None or self.prefilter.search(m.text):
             for pattern, entry in self.patterns:
                 hits += [PhraseHit(entry, x.start(), x.end(), "regex")
@@ -709,14 +717,16 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
     findings: list[Finding] = []
     segments = ctx.by_speaker(params.speaker)
     runtime = params.runtime
+    tone = params._tone  # private attributes are slow to read on a pydantic model
+    negation = params._negation
     tone_candidates: list[PreparedSegment] = []
     for ps in segments:
         if not _segment_may_be_in_window(ps, params, ctx.duration):
             continue
         hits = [h for h in runtime.find(ctx, ps)
                 if params.in_window(ps.time_at(h.start), ctx.duration)
-                and not params.negated(ps.match, h)]
-        if not hits and params._tone is not None:
+                and (negation is None or not params.negated(ps.match, h))]
+        if not hits and tone is not None:
             tone_candidates.append(ps)
         for group in _merge_overlapping(hits):
             start, end = min(h.start for h in group), max(h.end for h in group)
@@ -1146,10 +1156,14 @@ class SensitiveParams(CheckParams):
                                            one(self.negation_cues), one(self.safe_cues),
                                            self.window_chars, one(self.reference_cues))
 
-    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
-        if self._finder is None:
+    def finder(self) -> "SecretRequestFinder | None":
+        if self._finder is None and self.secret_terms:
             self.bind({})
-        return self._finder.requests(m)  # type: ignore[union-attr]
+        return self._finder
+
+    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
+        finder = self.finder()
+        return finder.requests(m) if finder is not None else []
 
 
 class SecretRequestFinder:
@@ -1231,8 +1245,9 @@ def sensitive_check(ctx: CallContext, params: SensitiveParams, item_id: str) -> 
     """Fails where the speaker asks for a password, CVV or one-time code aloud, and where
     they say a full card, ID or phone number of a kind in `pii_kinds`."""
     findings = []
+    finder = params.finder()
     for ps in ctx.by_speaker(params.speaker):
-        for start, end, term in params.requests(ps.match):
+        for start, end, term in (finder.requests(ps.match) if finder is not None else ()):
             if params.in_window(ps.time_at(start), ctx.duration):
                 findings.append(_hit_finding(item_id, "sensitive", ps, start, end, False,
                                              f"asks for a secret aloud ({term})"))

@@ -237,7 +237,8 @@ REGEX_PREFIX = "re:"
 _ENGLISH_NAME = (r"\b(?!(?:i|you|youre|im|am|are|is|was|were|we|who|this|that|it|its|the|a|an|"
                  r"to|for|with|and|not|now|me|my|your)\b)[a-z]+")
 _BACKREF_RE = re.compile(r"\\\d|\(\?P[<=]")
-_PLACEHOLDER_RE = re.compile(r"\{(company|agent_surname|agent_given_name|agent_name)\}")
+_PLACEHOLDER_RE = re.compile(
+    r"\{(company|agent_surname|agent_given_name|agent_name|agent_name_part)\}")
 _COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
     "司徒", "夏侯", "轩辕", "令狐", "钟离", "澹台", "南宫", "端木", "独孤", "西门",
@@ -246,6 +247,7 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  "客服中心", "服务热线", "客服热线", "热线", "总行", "分行",
                  " card services", " customer services", " customer service", " credit cards",
                  " credit card", " plc", " ltd", " inc", " limited", " group", " holdings",
+                 " bank", " banking corporation", " bank berhad", " building society",
                  # regions a brand is registered with but not said on the phone
                  " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
                  " canada", " ireland", " europe", " international", " india", " malaysia",
@@ -453,6 +455,13 @@ class PhraseRuntime:
                     text_patterns.extend(_company_patterns(ctx.organisation_patterns))
                 phrases.extend(template.replace("{company}", name) for name in names)
                 continue
+            if "{agent_name_part}" in template and call.agent_name:
+                # Any word or pair of words of the name: "Wei Ling" of "Tan Wei Ling",
+                # whichever order the agent's culture puts the surname in.
+                words = (call.agent_name or "").split()
+                parts = {w for w in words} | {" ".join(words[i:i + 2]) for i in range(len(words) - 1)}
+                phrases.extend(template.replace("{agent_name_part}", p) for p in sorted(parts))
+                continue
             missing = [m for m in _PLACEHOLDER_RE.findall(template) if not values.get(m)]
             if not missing:
                 phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
@@ -461,6 +470,7 @@ class PhraseRuntime:
             # An unknown name at the start of a template is safe only before a long
             # English word ("[name] speaking"), not before Chinese (…为您服务).
             leading_ok = ctx.language.startswith("en") and len(literal) >= 5
+            missing = [m if m != "agent_name_part" else "agent_given_name" for m in missing]
             if ("agent_name" in missing or len(literal) < 2
                     or (template.startswith("{") and not leading_ok)):
                 continue  # too little is left to match safely

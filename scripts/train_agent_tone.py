@@ -3,8 +3,8 @@
     .venv/bin/python scripts/train_agent_tone.py
 
 Training data: the agent segments of the project's own hand-labelled calls,
-tests/data/{labelled,holdout,holdout2}/{zh,en} (a segment is positive when its call's
-labels list it in forbidden_segments). Held-out evaluation: tests/data/holdout3, written
+tests/data/{labelled,holdout,holdout2,holdout3}/{zh,en} (a segment is positive when its call's
+labels list it in forbidden_segments). Held-out evaluation: tests/data/holdout4, written
 independently and never trained on; for Chinese also the share of real agent turns in
 ../shared/data/dialogues the model flags (evaluation only; those texts are not trained
 on). Writes models/agent_tone_zh and models/agent_tone_en (model.skops + card.json).
@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 from qa.classify import binary_metrics, train_segment_model  # noqa: E402
 from qa.models import save_model  # noqa: E402
 
-TRAIN_SETS = ("labelled", "holdout", "holdout2")
-HELD_OUT = "holdout3"
+TRAIN_SETS = ("labelled", "holdout", "holdout2", "holdout3")
+HELD_OUT = "holdout4"
 THRESHOLD = {"zh": 0.7, "en": 0.6}
 DIALOGUES = REPO.parent / "shared" / "data" / "dialogues"
 

@@ -768,7 +768,7 @@ def _tone_findings(ctx: CallContext, params: ForbiddenParams, item_id: str,
     """Segments without a lexicon hit that the tone model finds rude: one finding each,
     the whole segment as evidence, with the model's probability."""
     model = params._tone
-    probabilities = model.probabilities([ps.segment.text for ps in candidates])
+    probabilities = model.probabilities([ps.match.text for ps in candidates], normalised=True)
     out = []
     for ps, probability in zip(candidates, probabilities):
         if probability < params.tone_min_probability:

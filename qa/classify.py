@@ -87,24 +87,40 @@ class LinearTextScorer:
                 or not vectorizer.use_idf or len(model.classes_) != 2):
             raise ValueError("LinearTextScorer needs an l2 TF-IDF and a binary linear model")
         self.analyzer = vectorizer.build_analyzer()
+        # Character n-grams of text that is already lower case and free of white space
+        # (the match form) can be cut directly, which is most of the work saved.
+        self.ngram_range: tuple[int, int] | None = (
+            vectorizer.ngram_range if vectorizer.analyzer == "char" else None)
         self.sublinear = bool(vectorizer.sublinear_tf)
         idf = vectorizer.idf_
         coef = model.coef_[0]
-        self.terms = {term: (float(idf[j]), float(coef[j]))
+        # per term: idf, idf * coefficient (a term seen once contributes exactly these)
+        self.terms = {term: (float(idf[j]), float(idf[j] * coef[j]))
                       for term, j in vectorizer.vocabulary_.items()}
         self.intercept = float(model.intercept_[0])
 
+    def _grams(self, text: str) -> list[str]:
+        if self.ngram_range is None or text != text.lower() or any(ch.isspace() for ch in text):
+            return self.analyzer(text)
+        low, high = self.ngram_range
+        return [text[i:i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1)]
+
     def probability(self, text: str) -> float:
-        counts = Counter(self.analyzer(text))
+        counts = Counter(self._grams(text))
+        terms = self.terms
         norm = dot = 0.0
         for term, count in counts.items():
-            found = self.terms.get(term)
+            found = terms.get(term)
             if found is None:
                 continue
-            idf, coef = found
-            value = ((1.0 + math.log(count)) if self.sublinear else count) * idf
-            norm += value * value
-            dot += value * coef
+            idf, weight = found
+            if count == 1:
+                norm += idf * idf
+                dot += weight
+            else:
+                tf = (1.0 + math.log(count)) if self.sublinear else float(count)
+                norm += tf * tf * idf * idf
+                dot += tf * weight
         z = self.intercept + (dot / math.sqrt(norm) if norm else 0.0)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
@@ -127,13 +143,15 @@ class SegmentModel:
     def positive(self) -> str:
         return str(self.card.get("positive_label", "1"))
 
-    def probabilities(self, texts: Sequence[str]) -> list[float]:
-        """P(positive) for each text (display text; normalised here)."""
+    def probabilities(self, texts: Sequence[str], normalised: bool = False) -> list[float]:
+        """P(positive) for each text: display texts, normalised here, or texts already in
+        match form (`normalised`, as the checks hold them)."""
         if not texts:
             return []
         if self._scorer is None:
             self._scorer = LinearTextScorer(self.pipeline)
-        return [self._scorer.probability(normalise_for_model(t)) for t in texts]
+        forms = texts if normalised else [normalise_for_model(t) for t in texts]
+        return [self._scorer.probability(t) for t in forms]
 
     def pipeline_probabilities(self, texts: Sequence[str]) -> list[float]:
         """The same as `probabilities`, through scikit-learn's predict_proba."""

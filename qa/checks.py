@@ -1133,6 +1133,7 @@ class SensitiveParams(CheckParams):
     negation_cues: list[str] = Field(default_factory=list)
     safe_cues: list[str] = Field(default_factory=list)
     window_chars: int = Field(default=12, ge=1)
+    negation_chars: int = Field(default=6, ge=1, description="how far back a negation reaches")
     homophones: bool = True
     homophone_terms: list[str] | None = Field(
         default=None, description="terms also matched by sound (default: every CJK term)")
@@ -1164,7 +1165,8 @@ class SensitiveParams(CheckParams):
             terms.append((re.compile("|".join(f"(?:{key_pattern(p).pattern})" for p in by_sound)), True))
         self._finder = SecretRequestFinder(tuple(terms), one(self.ask_cues),
                                            one(self.negation_cues), one(self.safe_cues),
-                                           self.window_chars, one(self.reference_cues))
+                                           self.window_chars, one(self.reference_cues),
+                                           self.negation_chars)
 
     def finder(self) -> "SecretRequestFinder | None":
         if self._finder is None and self.secret_terms:
@@ -1181,9 +1183,10 @@ class SecretRequestFinder:
 
     def __init__(self, terms: tuple[tuple[re.Pattern[str], bool], ...], ask: re.Pattern[str] | None,
                  negation: re.Pattern[str] | None, safe: re.Pattern[str] | None, window: int,
-                 reference: re.Pattern[str] | None = None):
+                 reference: re.Pattern[str] | None = None, negation_reach: int = 6):
         self.terms, self.ask, self.negation, self.safe, self.window = terms, ask, negation, safe, window
         self.reference = reference
+        self.reach = negation_reach
 
     def _cue(self, m: MatchText, lo: int, hi: int, term_start: int, term_end: int) -> tuple[int, int] | None:
         """The span of an ask cue in m.text[lo:hi] that no safe cue or negation cancels."""
@@ -1194,8 +1197,9 @@ class SecretRequestFinder:
         if ask is None:
             return None
         ask_at = lo + ask.start()
-        negation_zone = (m.text[max(lo, ask_at - 6):ask_at]
-                         + " " + m.text[max(0, term_start - 6):term_start]
+        reach = self.reach
+        negation_zone = (m.text[max(0, ask_at - reach):ask_at]
+                         + " " + m.text[max(0, term_start - reach):term_start]
                          + " " + m.text[term_end:min(hi, term_end + 8)])
         if self.negation is not None and self.negation.search(negation_zone):
             return None

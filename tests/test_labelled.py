@@ -102,7 +102,7 @@ def test_real_agent_turns_rarely_hit_the_forbidden_lexicon():
 # (scripts/train_agent_tone.py), so that a regression fails. English is the weak side.
 GUARDED = {
     ("holdout4", "zh"): {"items": 0.95, "precision": 0.95, "recall": 0.90},
-    ("holdout4", "en"): {"items": 0.75, "precision": 0.70, "recall": 0.45},
+    ("holdout4", "en"): {"items": 0.80, "precision": 0.70, "recall": 0.45},
     ("holdout3", "en"): {"items": 0.90, "precision": 0.95, "recall": 0.90},
 }
 

@@ -16,9 +16,9 @@ import functools
 import re
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Annotated, Any, Callable, Literal, Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 from rapidfuzz import fuzz, process
 
 from qa.matcher import (LexiconEntry, PhraseHit, PhraseMatcher, SharedScan, fuzzy_locate,
@@ -27,6 +27,17 @@ from qa.model import Finding, Segment, Transcript
 from qa.text import MatchText, find_pii, match_text, to_display
 
 SpeakerFilter = Literal["agent", "customer", "any"]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]  # a regular expression, checked on load
 
 
 # --- the prepared call -------------------------------------------------------------------
@@ -304,23 +315,13 @@ class PhraseSet(BaseModel):
     pinyin: bool = True
     loose: bool = False
     fuzzy: float | None = Field(default=None, ge=50, le=100)
-    patterns: list[str] = Field(default_factory=list, description="regexes on the match form")
-    homophone_patterns: list[str] = Field(
+    patterns: list[Regex] = Field(default_factory=list, description="regexes on the match form")
+    homophone_patterns: list[Regex] = Field(
         default_factory=list, description="regexes on the pinyin key (literal CJK only)")
     allow: list[str] = Field(default_factory=list)
     allow_lexicon: str | None = None
 
     _runtime: "PhraseRuntime | None" = PrivateAttr(default=None)
-
-    @field_validator("patterns", "homophone_patterns")
-    @classmethod
-    def _valid_regex(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
-        return value
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> None:
@@ -666,7 +667,7 @@ class ForbiddenParams(PhraseSet, CheckParams):
     deduction: float | None = Field(default=None, ge=0, description="points lost per hit")
     critical_categories: list[str] = Field(default_factory=list)
     critical_severities: list[str] = Field(default_factory=list)
-    negation_cues: list[str] = Field(
+    negation_cues: list[Regex] = Field(
         default_factory=list, description="regexes: said just before a hit, they cancel it")
     negatable_categories: list[str] = Field(
         default_factory=list, description="categories a negation cancels (不能承诺收益)")
@@ -675,16 +676,6 @@ class ForbiddenParams(PhraseSet, CheckParams):
     tone_min_probability: float = Field(default=0.7, ge=0, le=1)
     _negation: re.Pattern[str] | None = PrivateAttr(default=None)
     _tone: Any = PrivateAttr(default=None)
-
-    @field_validator("negation_cues")
-    @classmethod
-    def _valid_cues(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
-        return value
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> None:
@@ -788,19 +779,10 @@ def _tone_findings(ctx: CallContext, params: ForbiddenParams, item_id: str,
 
 class RegexParams(CheckParams):
     type: Literal["regex"]
-    pattern: str
+    pattern: Regex
     must: Literal["occur", "not_occur"] = "occur"
     homophones: bool = False
     _compiled: re.Pattern[str] | None = PrivateAttr(default=None)
-
-    @field_validator("pattern")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
-        return value
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
@@ -1128,30 +1110,20 @@ class SensitiveParams(CheckParams):
     warning or keypad entry (不要, 勿, 输入, 按键). Optionally, PII read out in full."""
 
     type: Literal["sensitive"]
-    secret_terms: list[str] = Field(default_factory=list, description="regexes")
-    ask_cues: list[str] = Field(default_factory=list)
-    negation_cues: list[str] = Field(default_factory=list)
-    safe_cues: list[str] = Field(default_factory=list)
+    secret_terms: list[Regex] = Field(default_factory=list)
+    ask_cues: list[Regex] = Field(default_factory=list)
+    negation_cues: list[Regex] = Field(default_factory=list)
+    safe_cues: list[Regex] = Field(default_factory=list)
     window_chars: int = Field(default=12, ge=1)
     negation_chars: int = Field(default=6, ge=1, description="how far back a negation reaches")
     homophones: bool = True
     homophone_terms: list[str] | None = Field(
         default=None, description="terms also matched by sound (default: every CJK term)")
-    reference_cues: list[str] = Field(
+    reference_cues: list[Regex] = Field(
         default_factory=list,
         description="a request in the next sentence that points back (把那个数字报一下)")
     pii_kinds: list[Literal["card", "id_number", "phone"]] = Field(default_factory=list)
     _finder: "SecretRequestFinder | None" = PrivateAttr(default=None)
-
-    @field_validator("secret_terms", "ask_cues", "negation_cues", "safe_cues", "reference_cues")
-    @classmethod
-    def _valid(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
-        return value
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> None:

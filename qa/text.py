@@ -136,6 +136,8 @@ NUMERAL_DIGITS = {
 for _d in "0123456789":
     NUMERAL_DIGITS[_d] = _d
 _NUMERAL_SET = frozenset(NUMERAL_DIGITS)
+_NUMERAL_TABLE = str.maketrans(NUMERAL_DIGITS)
+_NUMERAL_RUN_RE = re.compile("[" + "".join(NUMERAL_DIGITS) + "]{3,}")
 _NUMERAL_RE = re.compile("[" + "".join(NUMERAL_DIGITS) + "]")
 
 
@@ -184,23 +186,6 @@ def _word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-def _digit_runs_to_ascii(chars: list[str]) -> list[str]:
-    out = list(chars)
-    i = 0
-    while i < len(chars):
-        if chars[i] in NUMERAL_DIGITS:
-            j = i
-            while j < len(chars) and chars[j] in NUMERAL_DIGITS:
-                j += 1
-            if j - i >= 3:
-                for k in range(i, j):
-                    out[k] = NUMERAL_DIGITS[chars[k]]
-            i = j
-        else:
-            i += 1
-    return out
-
-
 def _match_chars_with_words(display: str) -> tuple[list[str], list[int]]:
     chars: list[str] = []
     offsets: list[int] = []
@@ -236,7 +221,8 @@ def match_text(display: str) -> MatchText:
         text, offsets = "".join(chars), tuple(offset_list)
     else:  # no Latin words: no word spaces to keep, nothing to lower-case
         text, offsets = _NOT_ALNUM_RE.sub("", display), None
-    keyed = text if _NUMERAL_SET.isdisjoint(text) else "".join(_digit_runs_to_ascii(list(text)))
+    keyed = text if _NUMERAL_SET.isdisjoint(text) else _NUMERAL_RUN_RE.sub(
+        lambda run: run.group().translate(_NUMERAL_TABLE), text)
     pinyin, loose = _keys_of(keyed)
     return MatchText(display, text, offsets, pinyin, loose)
 

@@ -501,8 +501,8 @@ class PhraseRuntime:
         if not self.templates:
             return hits
         phrases, text_patterns, key_patterns = self.resolved_templates(ctx)
-        for phrase in phrases:
-            hits += _literal_hits(phrase, m, self.loose)
+        if phrases:
+            hits += _template_hits(phrases, m, self.loose)
         # Company patterns run on the pinyin key too, where spoken digits (九五五八八) are
         # ASCII digits.
         searches = [(p, k) for p in text_patterns for k in (m.text, m.pinyin)]
@@ -591,19 +591,33 @@ def _match_form(phrase: str) -> MatchText:
     return match_text(to_display(phrase))
 
 
-def _literal_hits(phrase: str, m: MatchText, loose: bool) -> list[PhraseHit]:
-    needle = _match_form(phrase)
-    if not needle.text:
-        return []
-    entry = LexiconEntry(phrase)
-    for form, key, hay in (("exact", needle.text, m.text), ("pinyin", needle.pinyin, m.pinyin),
-                           ("loose", needle.loose, m.loose)):
-        if form == "loose" and not loose:
-            continue
-        at = hay.find(key)
-        if at >= 0:
-            return [PhraseHit(entry, at, at + len(key), form)]  # type: ignore[arg-type]
-    return []
+@functools.lru_cache(maxsize=1024)
+def _template_searches(phrases: tuple[str, ...], loose: bool) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """One alternation per key form over a call's filled-in template phrases (cached:
+    the same agents and organisations come back call after call)."""
+    forms = [_match_form(p) for p in phrases]
+    searches = []
+    for form in ("exact", "pinyin", "loose") if loose else ("exact", "pinyin"):
+        keys = [(i, f.text if form == "exact" else (f.pinyin if form == "pinyin" else f.loose))
+                for i, f in enumerate(forms)]
+        alternatives = [f"(?P<p{i}>{re.escape(k)})" for i, k in keys if k]
+        if alternatives:
+            searches.append((form, re.compile("|".join(alternatives))))
+    return tuple(searches)
+
+
+def _template_hits(phrases: tuple[str, ...], m: MatchText, loose: bool) -> list[PhraseHit]:
+    """The first place each phrase is said, by the most exact form that finds it."""
+    hits: list[PhraseHit] = []
+    found: set[int] = set()
+    for form, search in _template_searches(phrases, loose):
+        hay = m.text if form == "exact" else (m.pinyin if form == "pinyin" else m.loose)
+        for x in search.finditer(hay):
+            index = int(x.lastgroup[1:])  # type: ignore[index]
+            if index not in found:
+                found.add(index)
+                hits.append(PhraseHit(LexiconEntry(phrases[index]), x.start(), x.end(), form))  # type: ignore[arg-type]
+    return hits
 
 
 def _company_patterns(patterns: Sequence[str]) -> list[re.Pattern[str]]:

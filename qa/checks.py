@@ -166,7 +166,12 @@ class CheckParams(BaseModel):
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> None:
-        """Resolve lexicon names and compile matchers (called once by the rubric loader)."""
+        """Resolve lexicon names and compile matchers (called once by the rubric loader):
+        by default, bind every phrase set among the parameters (`first`, `ask`, ...)."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, PhraseSet):
+                value.bind(lexicons, models)
 
     def in_window(self, t: float, duration: float) -> bool:
         if self.within_s is not None and t > self.within_s:
@@ -838,11 +843,6 @@ class SequenceParams(CheckParams):
     first_name: str = "the first event"
     then_name: str = "the second event"
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
-             models: Mapping[str, Any] | None = None) -> None:
-        self.first.bind(lexicons, models)
-        self.then.bind(lexicons, models)
-
 
 @check("sequence", SequenceParams)
 def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> list[Finding]:
@@ -886,7 +886,14 @@ class Gap:
 
 def talk_gaps(ctx: CallContext) -> list[Gap]:
     """Stretches where nobody talks, between the first and last speech (overlapping
-    segments handled). From the audio's voice activity when the call has it."""
+    segments handled). From the audio's voice activity when the call has it. Worked out
+    once per call (the hold and silence checks both need them)."""
+    if "talk_gaps" not in ctx.memo:
+        ctx.memo["talk_gaps"] = _talk_gaps(ctx)
+    return list(ctx.memo["talk_gaps"])
+
+
+def _talk_gaps(ctx: CallContext) -> list[Gap]:
     gaps: list[Gap] = []
     segs = ctx.segments
     if ctx.voice is not None:
@@ -908,6 +915,14 @@ def talk_gaps(ctx: CallContext) -> list[Gap]:
     return gaps
 
 
+def announcements(gap: Gap, asks: Sequence[tuple[PreparedSegment, PhraseHit]],
+                  within_s: float) -> list[tuple[PreparedSegment, PhraseHit]]:
+    """The requests to wait said before `gap` and ending at most `within_s` before it:
+    the pause is then an announced hold, not dead air."""
+    return [(ps, h) for ps, h in asks
+            if ps.index <= gap.before_index and gap.start - ps.time_at(h.end) <= within_s]
+
+
 def _segment_before(segs: Sequence[PreparedSegment], t: float) -> int:
     before = [ps.index for ps in segs if ps.segment.start <= t]
     return before[-1] if before else 0
@@ -927,11 +942,6 @@ class HoldParams(CheckParams):
     announce_within_s: float = Field(default=15.0, ge=0)
     thank_within_segments: int = Field(default=2, ge=1)
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
-             models: Mapping[str, Any] | None = None) -> None:
-        self.ask.bind(lexicons, models)
-        self.thank.bind(lexicons, models)
-
 
 @check("hold", HoldParams)
 def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Finding]:
@@ -944,9 +954,7 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
     for gap in talk_gaps(ctx):
         if gap.length < params.min_hold_s:
             continue
-        announce = [(ps, h) for ps, h in asks
-                    if ps.index <= gap.before_index
-                    and gap.start - ps.time_at(h.end) <= params.announce_within_s]
+        announce = announcements(gap, asks, params.announce_within_s)
         if not announce:
             if gap.length >= params.silent_hold_s:
                 findings.append(Finding(
@@ -994,11 +1002,6 @@ class SilenceParams(CheckParams):
         default=None, description="requests to wait: the pause after one is a hold, not silence")
     announce_within_s: float = 15.0
 
-    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
-             models: Mapping[str, Any] | None = None) -> None:
-        if self.exclude_holds is not None:
-            self.exclude_holds.bind(lexicons, models)
-
 
 @check("silence", SilenceParams)
 def silence_check(ctx: CallContext, params: SilenceParams, item_id: str) -> list[Finding]:
@@ -1007,9 +1010,7 @@ def silence_check(ctx: CallContext, params: SilenceParams, item_id: str) -> list
     gaps = talk_gaps(ctx)
     if params.exclude_holds is not None:
         asks = params.exclude_holds.occurrences(ctx)
-        gaps = [g for g in gaps if not any(
-            ps.index <= g.before_index and g.start - ps.time_at(h.end) <= params.announce_within_s
-            for ps, h in asks)]
+        gaps = [g for g in gaps if not announcements(g, asks, params.announce_within_s)]
     findings = []
     if params.max_gap_s is not None:
         for gap in gaps:
@@ -1158,10 +1159,6 @@ class SensitiveParams(CheckParams):
         if self._finder is None and self.secret_terms:
             self.bind({})
         return self._finder
-
-    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
-        finder = self.finder()
-        return finder.requests(m) if finder is not None else []
 
 
 class SecretRequestFinder:

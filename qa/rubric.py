@@ -100,6 +100,7 @@ class Rubric(_Strict):
     sections: list[SectionSpec] = Field(min_length=1)
     flags: list[FlagSpec] = Field(default_factory=list)
     _scan: SharedScan | None = PrivateAttr(default=None)
+    _organisations: tuple[Organisation, ...] | None = PrivateAttr(default=None)
 
     @field_validator("sections")
     @classmethod
@@ -141,7 +142,11 @@ class Rubric(_Strict):
         return checks
 
     def organisation_list(self) -> tuple[Organisation, ...]:
-        return tuple(Organisation(o.name, tuple(o.aliases)) for o in self.organisations)
+        """The organisations as the checks use them (built once: scoring asks per call)."""
+        if self._organisations is None:
+            self._organisations = tuple(Organisation(o.name, tuple(o.aliases))
+                                        for o in self.organisations)
+        return self._organisations
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:

@@ -405,6 +405,23 @@ class DaskExecutor:
 
 # --- the run ---------------------------------------------------------------------------
 
+def rubric_header(path: str) -> tuple[str, str]:
+    """(id, version) of a rubric YAML file, read without building the rubric (which takes
+    seconds): enough to know what is already scored. Raises RubricError."""
+    import yaml
+
+    from qa.errors import RubricError
+
+    try:
+        data = yaml.load(Path(path).read_text(encoding="utf-8"),
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RubricError(path, "", f"cannot read the rubric: {exc}") from None
+    if not isinstance(data, dict) or not data.get("id") or data.get("version") in (None, ""):
+        raise RubricError(path, "", "a rubric needs an id and a version")
+    return str(data["id"]), str(data["version"])
+
+
 @dataclass
 class BatchOptions:
     db: Path
@@ -482,10 +499,11 @@ class BatchRun:
         self.started = self.summary.started
         self.db = store.open_store(options.db)
         try:
-            self.rubric = load_rubric(options.rubric)
             self.rubric_path = str(find_rubric(options.rubric).resolve())
+            self.rubric_id, self.rubric_version = rubric_header(self.rubric_path)
         except QAError as exc:
             raise BatchError(f"bad rubric: {exc}") from None
+        self.rubric: Rubric | None = None  # loaded (seconds) only when there is work
         self._pending_failures: list[FailureRecord] = []
         self._asr_engine: str | None | bool = False  # False: not asked yet
         self._asr_reason = TRANSCRIBE_UNAVAILABLE
@@ -497,7 +515,7 @@ class BatchRun:
         self._pending_failures.append(failure)
 
     def _key(self, content: str, engine_id: str) -> str:
-        return store.work_key(content, self.rubric.id, self.rubric.version, engine_id)
+        return store.work_key(content, self.rubric_id, self.rubric_version, engine_id)
 
     def _engine(self) -> str | None:
         if self._asr_engine is False:
@@ -613,20 +631,25 @@ class BatchRun:
                          if e.audio_sha256}
         self.summary.run_id = store.start_run(
             self.db, input=str(o.path) if o.path else None,
-            manifest=str(o.manifest) if o.manifest else None, rubric_id=self.rubric.id,
-            rubric_version=self.rubric.version, executor=o.executor, workers=o.workers,
+            manifest=str(o.manifest) if o.manifest else None, rubric_id=self.rubric_id,
+            rubric_version=self.rubric_version, executor=o.executor, workers=o.workers,
             total=self.summary.total)
         for failure in failures:
             self._fail(failure)
-        settings = WorkerSettings(self.rubric_path, self.rubric.version, o.keep_original,
+        settings = WorkerSettings(self.rubric_path, self.rubric_version, o.keep_original,
                                   tuple(sorted(o.transcribe.items())))
-        _state(settings, self.rubric)  # forked workers inherit it
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        executor = None
+        executor: list = []
+
+        def make_executor():
+            if not executor:
+                self._load_rubric(settings)
+                executor.append(DaskExecutor(o.scheduler or "", settings) if o.executor == "dask"
+                                else LocalExecutor(o.workers, settings))
+            return executor[0]
+
         try:
-            executor = (DaskExecutor(o.scheduler or "", settings) if o.executor == "dask"
-                        else LocalExecutor(o.workers, settings))
-            self._drive(executor, inputs)
+            self._drive(make_executor, inputs)
             self._write([])
             status = "interrupted" if self.stop_signal is not None else "completed"
         except BaseException:
@@ -636,12 +659,21 @@ class BatchRun:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            if executor is not None:
-                executor.close()
+            if executor:
+                executor[0].close()
         self.summary.seconds = time.perf_counter() - started
         self.summary.signal = self.stop_signal
         self._close_run(status)
         return self.summary
+
+    def _load_rubric(self, settings: WorkerSettings) -> None:
+        try:
+            self.rubric = load_rubric(self.rubric_path)
+        except QAError as exc:
+            raise BatchError(f"bad rubric: {exc}") from None
+        if (self.rubric.id, self.rubric.version) != (self.rubric_id, self.rubric_version):
+            raise BatchError(f"{self.rubric_path}: changed while the run started")
+        _state(settings, self.rubric)  # forked workers inherit it
 
     def _close_run(self, status: str) -> None:
         self.summary.status = status
@@ -652,7 +684,7 @@ class BatchRun:
         except Exception:  # the run's own error is the one to report
             log.exception("could not record the end of run %s", s.run_id)
 
-    def _drive(self, executor, inputs: list[BatchInput]) -> None:
+    def _drive(self, make_executor: Callable[[], Any], inputs: list[BatchInput]) -> None:
         window = max(2, 2 * (self.options.workers if self.options.executor == "local" else 8))
         chunks = self._chunks(inputs)
         pending: deque = deque()
@@ -663,7 +695,7 @@ class BatchRun:
                 if chunk is None:
                     exhausted = True
                     break
-                pending.append((chunk, executor.submit(chunk)))
+                pending.append((chunk, make_executor().submit(chunk)))
             if not pending:
                 return
             chunk, future = pending.popleft()
@@ -675,6 +707,7 @@ class BatchRun:
                 results = [FailureRecord(w.path, "score", "the worker process died while "
                                          "scoring this call's chunk", w.metadata.get("call_id"),
                                          w.content_sha256) for w in chunk]
+                executor = make_executor()
                 executor.restart()
                 pending = deque((c, executor.submit(c)) for c, _ in pending)
             except QAError as exc:  # e.g. the rubric on a Dask worker differs
@@ -719,7 +752,8 @@ class LogProgress:
 
 
 class TerminalProgress:
-    """A rich progress bar with the rate and the time left (on a terminal)."""
+    """A rich progress bar with the rate and the time left (on a terminal). Refreshed from
+    the run's own calls, not from a thread: the local pool forks after it starts."""
 
     def __init__(self, console):
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
@@ -729,8 +763,9 @@ class TerminalProgress:
                             TextColumn("{task.fields[rate]:.1f} calls/s"), TimeElapsedColumn(),
                             TextColumn("ETA"), TimeRemainingColumn(),
                             TextColumn("{task.fields[counts]}"), console=console,
-                            transient=False)
+                            transient=False, auto_refresh=False)
         self.task = None
+        self.refreshed = 0.0
 
     def __call__(self, s: BatchSummary) -> None:
         if self.task is None:
@@ -739,6 +774,10 @@ class TerminalProgress:
         elapsed = time.perf_counter() - s.started
         self.bar.update(self.task, completed=s.done, rate=s.done / elapsed if elapsed else 0.0,
                         counts=f"scored {s.scored} skipped {s.skipped} failed {s.failed}")
+        now = time.perf_counter()
+        if now - self.refreshed > 0.1 or s.done >= s.total:
+            self.bar.refresh()
+            self.refreshed = now
 
     def close(self) -> None:
         if self.task is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -240,6 +240,146 @@ def batch(
         err.print(line, highlight=False, markup=False)
     if summary.signal is not None:
         raise typer.Exit(128 + summary.signal)
+
+
+def _date(value: Optional[str], option: str) -> Optional[str]:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise _fail(f"{option} must be a date such as 2026-11-22, not {value!r}")
+
+
+AgentOpt = Annotated[Optional[str], typer.Option("--agent", help="Agent id.")]
+TeamOpt = Annotated[Optional[str], typer.Option("--team", help="Team name.")]
+QueueOpt = Annotated[Optional[str], typer.Option("--queue", help="Queue.")]
+RubricOpt = Annotated[Optional[str], typer.Option("--rubric", "-r", help="Rubric id.")]
+FromOpt = Annotated[Optional[str], typer.Option("--from", help="First call date, YYYY-MM-DD.")]
+ToOpt = Annotated[Optional[str], typer.Option("--to", help="Last call date, YYYY-MM-DD.")]
+MinOpt = Annotated[Optional[float], typer.Option("--min-score", help="Lowest percent.")]
+MaxOpt = Annotated[Optional[float], typer.Option("--max-score", help="Highest percent.")]
+FailedOpt = Annotated[Optional[str], typer.Option("--failed-item", help="Item id that failed.")]
+FlagOpt = Annotated[Optional[str], typer.Option("--flag", help="Flag raised, e.g. customer_abuse.")]
+CriticalOpt = Annotated[bool, typer.Option("--critical", help="Only critical fails.")]
+DbOpt = Annotated[Path, typer.Option("--db", help="The SQLite database written by qa batch.")]
+
+
+def _call_filter(agent, team, queue, rubric, date_from, date_to, min_score, max_score,
+                 failed_item, flag, critical):
+    from qa.store import CallFilter
+
+    return CallFilter(agent_id=agent, team=team, queue=queue, rubric_id=rubric,
+                      date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"),
+                      min_percent=min_score, max_percent=max_score, failed_item=failed_item,
+                      flag=flag, critical_only=critical)
+
+
+@app.command()
+def search(
+    text: str = typer.Argument(..., help="Text to find (a substring: 临时额度)."),
+    db: DbOpt = ..., speaker: Optional[str] = typer.Option(None, "--speaker",
+                                                          help="agent or customer."),
+    agent: AgentOpt = None, team: TeamOpt = None,
+    limit: int = typer.Option(50, "--limit", min=1),
+    format: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Find segments containing TEXT (full-text, Chinese substrings included)."""
+    from qa.store import CallFilter, search_segments
+
+    if format not in ("table", "json"):
+        raise _fail(f"--format must be table or json, not {format!r}")
+    where = CallFilter(agent_id=agent, team=team) if agent or team else None
+    try:
+        hits = search_segments(_open_db(db), text, speaker=speaker, where=where, limit=limit)
+    except ValueError as exc:
+        raise _fail(str(exc))
+    if format == "json":
+        for hit in hits:
+            sys.stdout.write(json.dumps(hit, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{len(hits)} segments containing «{text}»", title_justify="left")
+    for column in ("call", "time", "speaker", "agent", "text"):
+        table.add_column(column, overflow="fold")
+    for hit in hits:
+        line = Text(hit["text"])
+        if hit["match_start"] is not None:
+            line.stylize("bold reverse", hit["match_start"], hit["match_end"])
+        table.add_row(hit["call_id"], f"{hit['start']:.1f}s", hit["speaker"],
+                      hit["agent_name"] or hit["agent_id"] or "", line)
+    out.print(table)
+
+
+@app.command("calls")
+def calls_list(
+    db: DbOpt = ..., agent: AgentOpt = None, team: TeamOpt = None, queue: QueueOpt = None,
+    rubric: RubricOpt = None, date_from: FromOpt = None, date_to: ToOpt = None,
+    min_score: MinOpt = None, max_score: MaxOpt = None, failed_item: FailedOpt = None,
+    flag: FlagOpt = None, critical: CriticalOpt = False,
+    order: str = typer.Option("date", "--order", help="date, score, call_id or agent."),
+    limit: int = typer.Option(50, "--limit", min=1),
+    format: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """List scored calls with their current score, filtered."""
+    from qa.store import count_calls, list_calls
+
+    if format not in ("table", "json"):
+        raise _fail(f"--format must be table or json, not {format!r}")
+    where = _call_filter(agent, team, queue, rubric, date_from, date_to, min_score, max_score,
+                         failed_item, flag, critical)
+    database = _open_db(db)
+    try:
+        rows = list_calls(database, where, limit=limit, order=order)
+    except ValueError as exc:
+        raise _fail(str(exc))
+    if format == "json":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    total = count_calls(database, where)
+    table = Table(title=f"{len(rows)} of {total} calls", title_justify="left")
+    for column in ("call", "started", "agent", "team", "queue", "rubric", "score", "stars",
+                   "verdict", "flags"):
+        table.add_column(column)
+    for r in rows:
+        verdict = Text("CRITICAL", style="bold red") if r["critical_failed"] else (
+            Text("pass", style="green") if r["passed"] else Text("below", style="yellow"))
+        table.add_row(r["call_id"], (r["started_at"] or "")[:16], r["agent_name"] or r["agent_id"] or "",
+                      r["team"] or "", r["queue"] or "", f"{r['rubric_id']} {r['rubric_version']}",
+                      f"{r['total']:g}/{r['max_total']:g}", "★" * (r["stars"] or 0), verdict,
+                      ", ".join(r["flags"]))
+    out.print(table)
+
+
+@app.command("export")
+def export_cmd(
+    db: DbOpt = ..., out_path: Path = typer.Option(..., "--out", "-o", help="Output file (- for stdout, CSV)."),
+    format: str = typer.Option("csv", "--format", "-f", help="csv or parquet."),
+    table: str = typer.Option("calls", "--table", help="calls, items or findings."),
+    agent: AgentOpt = None, team: TeamOpt = None, queue: QueueOpt = None,
+    rubric: RubricOpt = None, date_from: FromOpt = None, date_to: ToOpt = None,
+    min_score: MinOpt = None, max_score: MaxOpt = None, failed_item: FailedOpt = None,
+    flag: FlagOpt = None, critical: CriticalOpt = False,
+) -> None:
+    """Export scored calls (one row per call), item scores or findings as CSV or Parquet."""
+    from qa.export import EXPORT_FORMATS, write_export
+    from qa.store import EXPORT_TABLES
+
+    if format not in EXPORT_FORMATS:
+        raise _fail(f"--format must be csv or parquet, not {format!r}")
+    if table not in EXPORT_TABLES:
+        raise _fail(f"--table must be one of {', '.join(EXPORT_TABLES)}, not {table!r}")
+    where = _call_filter(agent, team, queue, rubric, date_from, date_to, min_score, max_score,
+                         failed_item, flag, critical)
+    database = _open_db(db)
+    try:
+        count = write_export(database, str(out_path), format, table, where)
+    except QAError as exc:
+        raise _fail(str(exc), 1)
+    if str(out_path) != "-":
+        err.print(f"wrote {count} rows to {out_path}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

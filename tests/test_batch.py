@@ -215,6 +215,14 @@ def test_exit_codes_for_a_failed_run_and_for_usage(tmp_path):
     assert no_folder.returncode == 1 and "does not exist" in no_folder.stderr
     bad_rubric = batch(str(tmp_path / "in"), db=tmp_path / "qa.db", rubric="no-such-rubric")
     assert bad_rubric.returncode == 1 and "unknown rubric" in bad_rubric.stderr
+    invalid = tmp_path / "invalid.yaml"
+    invalid.write_text('id: broken\nname: b\nversion: "1"\nlanguage: zh\nsections:\n'
+                       '  - id: s\n    name: s\n    items:\n      - id: x\n        name: x\n'
+                       '        points: -5\n        check: {type: phrase, phrases: [您好]}\n',
+                       encoding="utf-8")
+    invalid_run = batch(str(tmp_path / "in"), db=tmp_path / "qa.db", rubric=str(invalid))
+    assert invalid_run.returncode == 1 and "bad rubric" in invalid_run.stderr
+    assert "points" in invalid_run.stderr
     not_a_db = tmp_path / "notes.db"
     not_a_db.write_text("this is not a database " * 100)
     assert batch(str(tmp_path / "in"), db=not_a_db).returncode == 1

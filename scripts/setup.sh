@@ -8,3 +8,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# The batch's scale-out executor (qa batch --executor dask) and its LocalCluster tests.
+.venv/bin/python -m pip install --quiet -e ".[dask]"

@@ -255,6 +255,63 @@ def report_center(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Output folder."),
 ) -> None:
     _report("center", [], False, db, period, date_from, date_to, fmt, out_file, out_dir)
+# --- batch and store commands ---
+# (qa batch / qa search / qa calls / qa export: logic in qa.batch, qa.store, qa.export)
+
+def _open_db(db: Path, create: bool = False):
+    from qa.store import open_store
+
+    try:
+        return open_store(db, create=create)
+    except QAError as exc:
+        raise _fail(str(exc), 1)
+
+
+@app.command()
+def batch(
+    path: Optional[Path] = typer.Argument(None, help="A folder of transcript JSON and/or audio "
+                                          "files, or one file (optional with --manifest)."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", "-m",
+                                            help="CSV: path, call_id, agent_id, agent_name, team, "
+                                                 "queue, started_at, direction, customer_tier, ..."),
+    db: Path = typer.Option(..., "--db", help="SQLite database (created when missing)."),
+    rubric: str = typer.Option(..., "--rubric", "-r", help="Rubric id or YAML path."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Worker processes."),
+    force: bool = typer.Option(False, "--force", help="Re-do everything, transcription included."),
+    executor: str = typer.Option("local", "--executor", help="local (a process pool) or dask."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Dask scheduler address, e.g. tcp://host:8786."),
+    chunk_size: int = typer.Option(16, "--chunk-size", min=1, help="Calls per unit of work."),
+    keep_unredacted: bool = typer.Option(False, "--keep-unredacted",
+                                         help="Also store the unmasked text of masked segments."),
+) -> None:
+    """Score a night's calls into the database: skips what is already scored, resumable,
+    parallel. Exit 0 when the run completed (even with failed files), 1 when the run
+    itself failed, 2 on usage errors, 130/143 when stopped by SIGINT/SIGTERM."""
+    from qa.batch import (EXECUTORS, BatchOptions, LogProgress, TerminalProgress, run_batch,
+                          summary_lines)
+
+    if executor not in EXECUTORS:
+        raise _fail(f"--executor must be local or dask, not {executor!r}")
+    if executor == "dask" and not scheduler:
+        raise _fail("--executor dask needs --scheduler tcp://HOST:8786")
+    if path is None and manifest is None:
+        raise _fail("give a folder or file to score, or --manifest")
+    progress = TerminalProgress(err) if err.is_terminal else LogProgress(
+        lambda line: err.print(line, highlight=False, markup=False))
+    options = BatchOptions(db=db, rubric=rubric, path=path, manifest=manifest, workers=workers,
+                           force=force, executor=executor, scheduler=scheduler,
+                           chunk_size=chunk_size, keep_original=keep_unredacted)
+    try:
+        summary = run_batch(options, progress)
+    except QAError as exc:
+        raise _fail(str(exc), 1)
+    finally:
+        progress.close()
+    for line in summary_lines(summary, db):
+        err.print(line, highlight=False, markup=False)
+    if summary.signal is not None:
+        raise typer.Exit(128 + summary.signal)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

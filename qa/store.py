@@ -1,0 +1,1114 @@
+"""The results database: SQLite through sqlite-utils. Every read and write of the database
+goes through the functions here (no SQL elsewhere: the CLI, the batch, the UI and the
+reports call these).
+
+Tables (schema version in `schema_version`, upgraded in place by `MIGRATIONS`):
+- calls: one row per call (metadata, content hash, where it came from, warnings);
+- transcripts: the transcript the call was scored from (zlib JSON, with the voice activity
+  of audio calls), so a new rubric version re-scores without transcribing again; it is the
+  scoring input, never shown or exported;
+- segments: the display transcript, PII masked unless the store keeps originals; with an
+  FTS5 index (trigram tokenizer) so Chinese substrings are searchable;
+- scores (one per call x rubric version x engine; `is_current` marks the latest per call
+  and rubric), item_scores, findings, predictions;
+- runs (batch runs with counts), failures (file, stage, reason);
+- reviews, coaching_notes, disputes, dispute_decisions, finding_feedback: written by
+  people, append-only (triggers refuse UPDATE and DELETE): an audit trail.
+
+Idempotency: a score's `work_key` is the hash of the call's content hash, the rubric id
+and version and the engine id; `done_work_keys` is what the batch skips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import sqlite_utils
+from sqlite_utils.db import Database
+
+from qa.errors import InputError
+from qa.model import Finding, Scorecard, Transcript, transcript_to_dict
+from qa.text import redact, to_display
+
+SCHEMA_VERSION = 2
+ITEM_STATUSES = ("pass", "fail", "na", "critical")
+REVIEW_PURPOSES = ("review", "calibration")
+DISPUTE_OUTCOMES = ("accepted", "rejected")
+FEEDBACK_VERDICTS = ("false_hit", "correct")
+APPEND_ONLY_TABLES = ("reviews", "coaching_notes", "disputes", "dispute_decisions",
+                      "finding_feedback")
+
+
+class StoreError(InputError):
+    """A database that cannot be opened or used: the message names the file."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# --- schema and migrations -------------------------------------------------------------
+
+def _migration_1(db: Database) -> None:
+    """Results of scoring: calls, transcripts, segments (+FTS), scores, runs, failures."""
+    db["calls"].create({
+        "call_id": str, "content_sha256": str, "source_path": str, "source_kind": str,
+        "audio_path": str, "audio_sha256": str, "language": str, "started_at": str,
+        "call_date": str, "duration_s": float, "agent_id": str, "agent_name": str,
+        "team": str, "queue": str, "direction": str, "customer_tier": str,
+        "organisation": str, "extra": str, "engine": str, "model": str, "engine_id": str,
+        "segment_count": int, "warnings": str, "run_id": int, "stored_at": str,
+    }, pk="call_id", not_null={"content_sha256"})
+    db["transcripts"].create({"call_id": str, "content_sha256": str, "engine_id": str,
+                              "body": bytes}, pk="call_id")
+    db["segments"].create({
+        "call_id": str, "idx": int, "start": float, "end": float, "speaker": str,
+        "text": str, "raw_text": str, "original_text": str, "confidence": float,
+        "words": str,
+    }, pk=("call_id", "idx"))
+    db["segments"].enable_fts(["text"], tokenize="trigram", create_triggers=True)
+    db["scores"].create({
+        "score_id": int, "call_id": str, "work_key": str, "rubric_id": str,
+        "rubric_version": str, "engine_id": str, "content_sha256": str, "total": float,
+        "calculated_total": float, "max_total": float, "percent": float, "stars": int,
+        "passed": int, "critical_failed": int, "flags": str, "sections": str,
+        "is_current": int, "scored_at": str, "run_id": int,
+    }, pk="score_id", not_null={"call_id", "rubric_id", "rubric_version"})
+    db["scores"].create_index(["work_key"], unique=True)
+    db["scores"].create_index(["call_id", "rubric_id", "is_current"])
+    db["item_scores"].create({
+        "score_id": int, "call_id": str, "item_id": str, "section_id": str, "name": str,
+        "status": str, "points": float, "max": float, "critical": int,
+    }, pk=("score_id", "item_id"))
+    db["findings"].create({
+        "finding_id": int, "score_id": int, "call_id": str, "item_id": str, "is_flag": int,
+        "check_type": str, "passed": int, "speaker": str, "start": float, "end": float,
+        "evidence": str, "detail": str, "segment_index": int, "char_start": int,
+        "char_end": int, "deduction": float, "critical": int,
+    }, pk="finding_id")
+    db["findings"].create_index(["score_id"])
+    db["predictions"].create({"score_id": int, "call_id": str, "model": str, "label": str,
+                              "probability": float, "scores": str}, pk=("score_id", "model"))
+    db["runs"].create({
+        "run_id": int, "started_at": str, "finished_at": str, "status": str, "input": str,
+        "manifest": str, "rubric_id": str, "rubric_version": str, "executor": str,
+        "workers": int, "total": int, "scored": int, "skipped": int, "failed": int,
+        "seconds": float, "host": str, "pid": int, "callqa_version": str,
+    }, pk="run_id")
+    db["failures"].create({"failure_id": int, "run_id": int, "path": str, "call_id": str,
+                           "stage": str, "reason": str, "content_sha256": str, "at": str},
+                          pk="failure_id")
+    db["failures"].create_index(["run_id"])
+
+
+def _append_only(db: Database, table: str) -> None:
+    for action in ("UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} "
+                   f"ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only: add a new "
+                   f"row instead'); END")
+
+
+def _migration_2(db: Database) -> None:
+    """Reviews, coaching notes, disputes and false-hit feedback (append-only), and the
+    indexes the review queue and the coaching reports query by."""
+    db["reviews"].create({
+        "review_id": int, "call_id": str, "score_id": int, "rubric_id": str,
+        "item_id": str, "reviewer": str, "role": str, "action": str, "status": str,
+        "points": float, "reason": str, "purpose": str, "based_on": int, "created_at": str,
+    }, pk="review_id", not_null={"call_id", "reviewer", "action", "created_at"})
+    db["coaching_notes"].create({
+        "note_id": int, "call_id": str, "agent_id": str, "author": str, "category": str,
+        "note": str, "suggested_phrase": str, "item_id": str, "segment_index": int,
+        "supersedes": int, "created_at": str,
+    }, pk="note_id", not_null={"author", "note", "created_at"})
+    db["disputes"].create({
+        "dispute_id": int, "call_id": str, "score_id": int, "item_id": str,
+        "raised_by": str, "role": str, "comment": str, "created_at": str,
+    }, pk="dispute_id", not_null={"call_id", "raised_by", "comment", "created_at"})
+    db["dispute_decisions"].create({
+        "decision_id": int, "dispute_id": int, "decided_by": str, "outcome": str,
+        "points": float, "comment": str, "created_at": str,
+    }, pk="decision_id", not_null={"dispute_id", "decided_by", "outcome", "created_at"})
+    db["finding_feedback"].create({
+        "feedback_id": int, "finding_id": int, "call_id": str, "item_id": str,
+        "check_type": str, "evidence": str, "verdict": str, "reviewer": str,
+        "reason": str, "created_at": str,
+    }, pk="feedback_id", not_null={"finding_id", "verdict", "reviewer", "created_at"})
+    for table in APPEND_ONLY_TABLES:
+        _append_only(db, table)
+    for table, columns in (
+        ("calls", ["agent_id", "call_date"]), ("calls", ["team", "call_date"]),
+        ("calls", ["call_date"]), ("calls", ["queue", "call_date"]),
+        ("calls", ["content_sha256"]),
+        ("scores", ["is_current", "rubric_id", "percent"]),
+        ("item_scores", ["item_id", "status"]), ("item_scores", ["call_id"]),
+        ("findings", ["call_id"]), ("findings", ["item_id", "passed"]),
+        ("failures", ["path"]),
+        ("reviews", ["call_id", "item_id"]), ("reviews", ["reviewer", "created_at"]),
+        ("coaching_notes", ["agent_id", "created_at"]), ("coaching_notes", ["call_id"]),
+        ("disputes", ["call_id"]), ("dispute_decisions", ["dispute_id"]),
+        ("finding_feedback", ["item_id", "verdict"]), ("finding_feedback", ["finding_id"]),
+    ):
+        db[table].create_index(columns, if_not_exists=True)
+
+
+# (version, what it adds, function). Append only: a released migration never changes.
+MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
+    (1, "calls, transcripts, segments with trigram FTS, scores, runs, failures", _migration_1),
+    (2, "reviews, coaching notes, disputes, false-hit feedback; query indexes", _migration_2),
+)
+
+
+def schema_version(db: Database) -> int:
+    """The database's schema version (0 for an empty database)."""
+    if "schema_version" not in db.table_names():
+        return 0
+    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: Database, target: int = SCHEMA_VERSION) -> int:
+    """Upgrade the database in place to `target`, one migration per transaction; returns
+    the version reached. Raises StoreError for a database newer than this callqa."""
+    current = schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise StoreError(_db_name(db), "", f"database schema version {current} is newer than "
+                         f"this callqa supports ({SCHEMA_VERSION}): upgrade callqa")
+    for version, description, apply in MIGRATIONS:
+        if current < version <= target:
+            with db.atomic():
+                if version == 1:
+                    db["schema_version"].create({"version": int, "description": str,
+                                                 "applied_at": str}, pk="version",
+                                                if_not_exists=True)
+                apply(db)
+                db["schema_version"].insert({"version": version, "description": description,
+                                             "applied_at": _now()})
+            current = version
+    return current
+
+
+def _db_name(db: Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else "<memory>"
+
+
+def open_store(path: str | Path, *, create: bool = True, upgrade: bool = True) -> Database:
+    """The database at `path`, in WAL mode and upgraded to the current schema.
+
+    `create=False` refuses a file that does not exist (for commands that only read).
+    Raises StoreError naming the file when it cannot be opened, is not a SQLite database,
+    or has a newer schema than this callqa."""
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(str(path), "", "is a folder, not a database file")
+    if not path.exists():
+        if not create:
+            raise StoreError(str(path), "", "no such database (run `qa batch` to create it)")
+        if not path.parent.is_dir():
+            raise StoreError(str(path), "", f"folder {path.parent} does not exist")
+    try:
+        db = sqlite_utils.Database(path)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        if upgrade:
+            migrate(db)
+        elif schema_version(db) > SCHEMA_VERSION:
+            migrate(db, 0)  # raises the newer-schema error
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(str(path), "", f"cannot open the database: {exc}") from None
+    return db
+
+
+def integrity_check(db: Database) -> str:
+    """'ok' when SQLite's `PRAGMA integrity_check` passes and the full-text index matches
+    the segments; otherwise what is wrong."""
+    verdict = "; ".join(r[0] for r in db.execute("PRAGMA integrity_check").fetchall())
+    if verdict == "ok" and "segments_fts" in db.table_names():
+        try:
+            db.execute("INSERT INTO segments_fts(segments_fts, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            verdict = f"segments_fts: {exc}"
+    return verdict
+
+
+# --- hashing ---------------------------------------------------------------------------
+
+def content_hash(data: bytes, metadata: Mapping[str, Any] | None = None) -> str:
+    """SHA-256 of a call's input (audio or transcript bytes) and the metadata it was
+    given (so a corrected manifest row is stored again)."""
+    digest = hashlib.sha256(data)
+    if metadata:
+        digest.update(b"\0")
+        digest.update(json.dumps(dict(metadata), sort_keys=True, ensure_ascii=False,
+                                 default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def work_key(content_sha256: str, rubric_id: str, rubric_version: str, engine_id: str) -> str:
+    """The idempotency key of scoring one input with one rubric version and engine."""
+    return hashlib.sha256("\0".join((content_sha256, rubric_id, rubric_version, engine_id))
+                          .encode("utf-8")).hexdigest()
+
+
+# --- rows built in workers (pure: no database access) ----------------------------------
+
+@dataclass(frozen=True)
+class StoredCall:
+    """One scored call as rows ready to write, built where it was scored (a worker
+    process or a Dask worker) so that the writer only inserts."""
+
+    call_id: str
+    content_sha256: str
+    work_key: str
+    source_path: str
+    call: dict[str, Any]
+    transcript_body: bytes
+    segments: list[tuple]
+    score: dict[str, Any]
+    items: list[tuple]
+    findings: list[tuple]
+    predictions: list[tuple] = field(default_factory=list)
+
+
+def _json(value: Any) -> str | None:
+    if value is None or value == {} or value == []:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _bool(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _finding_row(f: Finding, call_id: str, is_flag: bool, display: Sequence[str]) -> tuple:
+    evidence = f.evidence or ""
+    i, a, b = f.segment_index, f.char_start, f.char_end
+    if i is not None and a is not None and b is not None and 0 <= i < len(display):
+        # redact() keeps offsets, so the masked slice is the masked evidence
+        evidence = display[i][a:b]
+    elif evidence:
+        evidence = redact(evidence)
+    return (call_id, f.item_id, int(is_flag), f.check, _bool(f.passed), f.speaker, f.start,
+            f.end, evidence, redact(f.detail) if f.detail else f.detail, f.segment_index,
+            f.char_start, f.char_end, f.deduction, int(f.critical))
+
+
+def build_stored_call(transcript: Transcript, card: Scorecard, *, content_sha256: str,
+                      work_key: str, engine_id: str, source_path: str, source_kind: str,
+                      voice: Any = None, predictions: Mapping[str, Any] | None = None,
+                      warnings: Sequence[str] = (), keep_original: bool = False) -> StoredCall:
+    """The rows of a scored call. Display text and evidence have card, ID and phone
+    numbers and spoken secrets masked; with `keep_original` the unmasked text of a masked
+    segment is kept in `segments.original_text`."""
+    call_id = transcript.call_id
+    c = transcript.call
+    display, segments = [], []
+    for idx, s in enumerate(transcript.segments):
+        masked = redact(s.text)
+        raw = s.raw_text if s.raw_text != s.text else None
+        display.append(masked)
+        words = [{"start": w.start, "end": w.end, "word": w.word, "probability": w.probability}
+                 for w in s.words] if s.words else None
+        if masked != s.text and words:  # word timestamps would spell the number out
+            words = [{**w, "word": redact(w["word"])} for w in words]
+        segments.append((call_id, idx, s.start, s.end, s.speaker, masked,
+                         redact(raw) if raw is not None else None,
+                         s.text if keep_original and masked != s.text else None,
+                         s.confidence, _json(words)))
+    call = {
+        "call_id": call_id, "content_sha256": content_sha256, "source_path": source_path,
+        "source_kind": source_kind, "audio_path": c.audio_path, "audio_sha256": c.audio_sha256,
+        "language": transcript.language, "started_at": c.started_at,
+        "call_date": c.started_at[:10] if c.started_at else None,
+        "duration_s": round(transcript.duration, 2), "agent_id": c.agent_id,
+        "agent_name": c.agent_name, "team": c.team, "queue": c.queue, "direction": c.direction,
+        "customer_tier": c.customer_tier, "organisation": c.organisation,
+        "extra": _json(c.extra), "engine": transcript.engine, "model": transcript.model,
+        "engine_id": engine_id, "segment_count": len(segments),
+        "warnings": _json(list(warnings)),
+    }
+    body = {"transcript": transcript_to_dict(transcript)}
+    if voice is not None:
+        body["voice"] = {"agent": [[i.start, i.end] for i in voice.agent],
+                         "customer": [[i.start, i.end] for i in voice.customer],
+                         "duration": voice.duration}
+    score = {
+        "call_id": call_id, "work_key": work_key, "rubric_id": card.rubric_id,
+        "rubric_version": card.rubric_version, "engine_id": engine_id,
+        "content_sha256": content_sha256, "total": card.total,
+        "calculated_total": card.calculated_total, "max_total": card.max_total,
+        "percent": card.percent, "stars": card.stars, "passed": int(card.passed),
+        "critical_failed": int(card.critical_failed),
+        "flags": _json([f.flag_id for f in card.flags]),
+        "sections": _json([{"id": s.section_id, "name": s.name, "points": s.points,
+                            "max": s.max} for s in card.sections]),
+    }
+    items = [(call_id, i.item_id, i.section_id, i.name, i.status, i.points, i.max,
+              int(i.critical)) for i in card.items]
+    findings = [_finding_row(f, call_id, False, display) for i in card.items for f in i.findings]
+    findings += [_finding_row(f, call_id, True, display) for fl in card.flags for f in fl.findings]
+    preds = [(call_id, name, p.label, p.probability, _json(dict(p.scores)))
+             for name, p in sorted((predictions or {}).items())]
+    return StoredCall(call_id, content_sha256, work_key, source_path, call,
+                      zlib.compress(json.dumps(body, ensure_ascii=False).encode("utf-8"), 6),
+                      segments, score, items, findings, preds)
+
+
+# --- writing results -------------------------------------------------------------------
+
+_SEGMENT_SQL = ("INSERT INTO segments (call_id, idx, start, [end], speaker, text, raw_text, "
+                "original_text, confidence, words) VALUES (?,?,?,?,?,?,?,?,?,?)")
+_ITEM_SQL = ("INSERT INTO item_scores (score_id, call_id, item_id, section_id, name, status, "
+             "points, max, critical) VALUES (?,?,?,?,?,?,?,?,?)")
+_FINDING_SQL = ("INSERT INTO findings (score_id, call_id, item_id, is_flag, check_type, passed, "
+                "speaker, start, [end], evidence, detail, segment_index, char_start, char_end, "
+                "deduction, critical) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_PREDICTION_SQL = ("INSERT INTO predictions (score_id, call_id, model, label, probability, "
+                   "scores) VALUES (?,?,?,?,?,?)")
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: Mapping[str, Any], verb: str = "INSERT"):
+    columns = ", ".join(f"[{k}]" for k in row)
+    marks = ", ".join("?" for _ in row)
+    return conn.execute(f"{verb} INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+
+def _delete_score(conn: sqlite3.Connection, score_id: int) -> None:
+    for table in ("findings", "item_scores", "predictions", "scores"):
+        conn.execute(f"DELETE FROM {table} WHERE score_id = ?", (score_id,))
+
+
+def write_calls(db: Database, calls: Iterable[StoredCall], run_id: int | None = None,
+                failures: Iterable["FailureRecord"] = ()) -> int:
+    """Write scored calls (and the run's failures found with them) in one transaction:
+    all or none of them. Returns how many calls were written.
+
+    A call already stored with other content is replaced (its segments and transcript);
+    the scores of earlier rubric versions stay as history with `is_current = 0`; a score
+    with the same work key (a forced re-run) replaces the old one."""
+    conn = db.conn
+    written = 0
+    stamp = _now()
+    with db.atomic():
+        segment_rows, item_rows, finding_rows, prediction_rows = [], [], [], []
+        for sc in calls:
+            old = conn.execute("SELECT content_sha256 FROM calls WHERE call_id = ?",
+                               (sc.call_id,)).fetchone()
+            if old is not None:
+                conn.execute("DELETE FROM segments WHERE call_id = ?", (sc.call_id,))
+            _insert(conn, "calls", {**sc.call, "run_id": run_id, "stored_at": stamp},
+                    "INSERT OR REPLACE")
+            conn.execute("INSERT OR REPLACE INTO transcripts (call_id, content_sha256, "
+                         "engine_id, body) VALUES (?,?,?,?)",
+                         (sc.call_id, sc.content_sha256, sc.score["engine_id"],
+                          sc.transcript_body))
+            for (score_id,) in conn.execute("SELECT score_id FROM scores WHERE work_key = ?",
+                                            (sc.work_key,)).fetchall():
+                _delete_score(conn, score_id)
+            conn.execute("UPDATE scores SET is_current = 0 WHERE call_id = ? AND rubric_id = ? "
+                         "AND is_current = 1", (sc.call_id, sc.score["rubric_id"]))
+            score_id = _insert(conn, "scores", {**sc.score, "is_current": 1,
+                                                "scored_at": stamp, "run_id": run_id}).lastrowid
+            segment_rows += sc.segments
+            item_rows += [(score_id, *row) for row in sc.items]
+            finding_rows += [(score_id, *row) for row in sc.findings]
+            prediction_rows += [(score_id, *row) for row in sc.predictions]
+            written += 1
+        conn.executemany(_SEGMENT_SQL, segment_rows)
+        conn.executemany(_ITEM_SQL, item_rows)
+        conn.executemany(_FINDING_SQL, finding_rows)
+        conn.executemany(_PREDICTION_SQL, prediction_rows)
+        record_failures(db, run_id, failures)
+    return written
+
+
+@dataclass(frozen=True)
+class StoredCallIndex:
+    content_sha256: str
+    source_path: str | None
+    engine_id: str | None
+    audio_sha256: str | None
+
+
+def call_index(db: Database) -> dict[str, StoredCallIndex]:
+    """Every stored call's content hash, source path, engine and audio hash, by call id."""
+    return {r[0]: StoredCallIndex(r[1], r[2], r[3], r[4]) for r in db.execute(
+        "SELECT call_id, content_sha256, source_path, engine_id, audio_sha256 FROM calls")}
+
+
+def done_work_keys(db: Database) -> set[str]:
+    """The work keys already scored (what a batch run skips)."""
+    return {r[0] for r in db.execute("SELECT work_key FROM scores WHERE work_key IS NOT NULL")}
+
+
+def stored_transcript(db: Database, call_id: str) -> tuple[str, str | None, dict] | None:
+    """(content hash, engine id, body) of the transcript a call was scored from, or None.
+    `body` has `transcript` (transcript JSON) and, for audio, `voice`."""
+    row = db.execute("SELECT content_sha256, engine_id, body FROM transcripts WHERE call_id = ?",
+                     (call_id,)).fetchone()
+    if row is None:
+        return None
+    return row[0], row[1], json.loads(zlib.decompress(row[2]).decode("utf-8"))
+
+
+# --- runs and failures -----------------------------------------------------------------
+
+def start_run(db: Database, **info: Any) -> int:
+    """Record a batch run as running; returns its id. Earlier runs from this host whose
+    process is gone are marked `killed` (they never finished)."""
+    host = os.uname().nodename
+    for run_id, pid in db.execute("SELECT run_id, pid FROM runs WHERE status = 'running' "
+                                  "AND host = ?", (host,)).fetchall():
+        if pid and not _alive(pid):
+            db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
+    from qa import __version__
+
+    row = {"started_at": _now(), "status": "running", "host": host, "pid": os.getpid(),
+           "callqa_version": __version__, **info}
+    with db.atomic():
+        return _insert(db.conn, "runs", row).lastrowid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def finish_run(db: Database, run_id: int, status: str, **counts: Any) -> None:
+    """Close a run with its status (completed, interrupted, failed) and counts."""
+    assignments = ", ".join(f"[{k}] = ?" for k in ("status", "finished_at", *counts))
+    with db.atomic():
+        db.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?",
+                   (status, _now(), *counts.values(), run_id))
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    path: str
+    stage: str
+    reason: str
+    call_id: str | None = None
+    content_sha256: str | None = None
+
+
+def record_failures(db: Database, run_id: int | None, failures: Iterable[FailureRecord]) -> int:
+    """Append failures (file, stage, reason) for a run; returns how many."""
+    stamp = _now()
+    rows = [(run_id, f.path, f.call_id, f.stage, f.reason, f.content_sha256, stamp)
+            for f in failures]
+    with db.atomic():
+        db.conn.executemany("INSERT INTO failures (run_id, path, call_id, stage, reason, "
+                            "content_sha256, at) VALUES (?,?,?,?,?,?,?)", rows)
+    return len(rows)
+
+
+def list_failures(db: Database, run_id: int | None = None) -> list[dict]:
+    """Failures of one run (default: the latest run), in the order they were found."""
+    if run_id is None:
+        row = db.execute("SELECT MAX(run_id) FROM runs").fetchone()
+        run_id = row[0] if row else None
+    return list(db.query("SELECT * FROM failures WHERE run_id IS ? ORDER BY failure_id",
+                         [run_id]))
+
+
+def list_runs(db: Database, limit: int = 20) -> list[dict]:
+    """The latest batch runs, newest first."""
+    return list(db.query("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?", [limit]))
+
+
+# --- reading: calls, scores, search ----------------------------------------------------
+
+@dataclass(frozen=True)
+class CallFilter:
+    """What the review queue, `qa calls`, exports and reports select by. Dates are the
+    call's local date (YYYY-MM-DD, inclusive); scores are percentages of the current score."""
+
+    agent_id: str | None = None
+    team: str | None = None
+    queue: str | None = None
+    rubric_id: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    min_percent: float | None = None
+    max_percent: float | None = None
+    failed_item: str | None = None
+    flag: str | None = None
+    critical_only: bool = False
+    call_ids: tuple[str, ...] | None = None
+
+
+def _where(f: CallFilter) -> tuple[str, list[Any]]:
+    clauses, params = ["s.is_current = 1"], []
+    for column, value in (("c.agent_id", f.agent_id), ("c.team", f.team),
+                          ("c.queue", f.queue), ("s.rubric_id", f.rubric_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if f.date_from:
+        clauses.append("c.call_date >= ?")
+        params.append(f.date_from)
+    if f.date_to:
+        clauses.append("c.call_date <= ?")
+        params.append(f.date_to)
+    if f.min_percent is not None:
+        clauses.append("s.percent >= ?")
+        params.append(f.min_percent)
+    if f.max_percent is not None:
+        clauses.append("s.percent <= ?")
+        params.append(f.max_percent)
+    if f.failed_item:
+        clauses.append("EXISTS (SELECT 1 FROM item_scores i WHERE i.score_id = s.score_id "
+                       "AND i.item_id = ? AND i.status IN ('fail', 'critical'))")
+        params.append(f.failed_item)
+    if f.flag:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(s.flags) WHERE json_each.value = ?)")
+        params.append(f.flag)
+    if f.critical_only:
+        clauses.append("s.critical_failed = 1")
+    if f.call_ids is not None:
+        clauses.append(f"c.call_id IN ({', '.join('?' for _ in f.call_ids)})")
+        params.extend(f.call_ids)
+    return " AND ".join(clauses), params
+
+
+CALL_LIST_COLUMNS = (
+    "c.call_id", "c.started_at", "c.call_date", "c.agent_id", "c.agent_name", "c.team",
+    "c.queue", "c.direction", "c.customer_tier", "c.language", "c.duration_s",
+    "s.score_id", "s.rubric_id", "s.rubric_version", "s.total", "s.max_total", "s.percent",
+    "s.stars", "s.passed", "s.critical_failed", "s.flags", "s.scored_at",
+)
+_ORDERS = {"date": "c.started_at DESC, c.call_id", "score": "s.percent ASC, c.call_id",
+           "call_id": "c.call_id", "agent": "c.agent_id, c.started_at DESC"}
+
+
+def list_calls(db: Database, where: CallFilter = CallFilter(), *, limit: int | None = 100,
+               offset: int = 0, order: str = "date") -> list[dict]:
+    """Calls with their current score, filtered; `order` is date (newest first), score
+    (lowest first), call_id or agent. Raises ValueError for an unknown order."""
+    if order not in _ORDERS:
+        raise ValueError(f"order must be one of {', '.join(_ORDERS)}, not {order!r}")
+    sql, params = _where(where)
+    rows = db.query(f"SELECT {', '.join(CALL_LIST_COLUMNS)} FROM calls c JOIN scores s "
+                    f"ON s.call_id = c.call_id WHERE {sql} ORDER BY {_ORDERS[order]} "
+                    f"LIMIT ? OFFSET ?", [*params, -1 if limit is None else limit, offset])
+    out = []
+    for row in rows:
+        row["flags"] = json.loads(row["flags"]) if row["flags"] else []
+        row["passed"], row["critical_failed"] = bool(row["passed"]), bool(row["critical_failed"])
+        out.append(row)
+    return out
+
+
+def count_calls(db: Database, where: CallFilter = CallFilter()) -> int:
+    """How many calls (with a current score) match the filter."""
+    sql, params = _where(where)
+    return db.execute(f"SELECT COUNT(*) FROM calls c JOIN scores s ON s.call_id = c.call_id "
+                      f"WHERE {sql}", params).fetchone()[0]
+
+
+def _decode_call(row: dict) -> dict:
+    row["extra"] = json.loads(row["extra"]) if row.get("extra") else {}
+    row["warnings"] = json.loads(row["warnings"]) if row.get("warnings") else []
+    return row
+
+
+def get_call(db: Database, call_id: str, *, with_original: bool = False) -> dict | None:
+    """A call for the call view: metadata, `segments` (masked display text; the unmasked
+    text as `original_text` only when asked and stored), and `scores` (current first,
+    then history), each with its `items` and their `findings`; None for an unknown id."""
+    row = db.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in db.execute("SELECT * FROM calls LIMIT 0").description]
+    call = _decode_call(dict(zip(names, row)))
+    segments = list(db.query("SELECT idx, start, [end], speaker, text, raw_text, "
+                             "original_text, confidence, words FROM segments WHERE call_id = ? "
+                             "ORDER BY idx", [call_id]))
+    for s in segments:
+        s["words"] = json.loads(s["words"]) if s["words"] else []
+        if s["raw_text"] is None:
+            s["raw_text"] = s["text"]
+        if not with_original:
+            s.pop("original_text")
+    call["segments"] = segments
+    call["scores"] = [score_detail(db, r["score_id"]) for r in db.query(
+        "SELECT score_id FROM scores WHERE call_id = ? ORDER BY is_current DESC, score_id DESC",
+        [call_id])]
+    return call
+
+
+def score_detail(db: Database, score_id: int) -> dict:
+    """One score with `sections`, `flags` and `items`, each item with its `findings`
+    (flag findings under `flag_findings`)."""
+    score = next(iter(db.query("SELECT * FROM scores WHERE score_id = ?", [score_id])))
+    score["flags"] = json.loads(score["flags"]) if score["flags"] else []
+    score["sections"] = json.loads(score["sections"]) if score["sections"] else []
+    findings: dict[str, list[dict]] = {}
+    flag_findings = []
+    for f in db.query("SELECT * FROM findings WHERE score_id = ? ORDER BY finding_id",
+                      [score_id]):
+        f["passed"] = None if f["passed"] is None else bool(f["passed"])
+        (flag_findings if f["is_flag"] else findings.setdefault(f["item_id"], [])).append(f)
+    items = []
+    for item in db.query("SELECT item_id, section_id, name, status, points, max, critical "
+                         "FROM item_scores WHERE score_id = ? ORDER BY rowid", [score_id]):
+        item["critical"] = bool(item["critical"])
+        item["findings"] = findings.get(item["item_id"], [])
+        items.append(item)
+    score["items"] = items
+    score["flag_findings"] = flag_findings
+    score["predictions"] = list(db.query("SELECT model, label, probability FROM predictions "
+                                         "WHERE score_id = ?", [score_id]))
+    return score
+
+
+def _fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def search_segments(db: Database, text: str, *, speaker: str | None = None,
+                    where: CallFilter | None = None, limit: int = 50) -> list[dict]:
+    """Segments whose (masked, Simplified) text contains `text` — a substring, so 临时额度
+    finds 我想调一下临时额度 — newest calls first. Uses the trigram index for three
+    characters or more. Raises ValueError for an empty query."""
+    query = to_display(text).strip()
+    if not query:
+        raise ValueError("an empty search")
+    clauses, params = [], []
+    if len(query) >= 3:
+        clauses.append("g.rowid IN (SELECT rowid FROM segments_fts WHERE segments_fts MATCH ?)")
+        params.append(_fts_phrase(query))
+    else:  # the trigram index needs three characters; a short query scans
+        clauses.append("instr(lower(g.text), lower(?)) > 0")
+        params.append(query)
+    if speaker:
+        clauses.append("g.speaker = ?")
+        params.append(speaker)
+    join = "LEFT JOIN scores s ON s.call_id = c.call_id AND s.is_current = 1"
+    if where is not None:
+        sql, extra = _where(where)
+        clauses.append(sql)
+        params.extend(extra)
+        join = "JOIN scores s ON s.call_id = c.call_id"
+    rows = db.query(
+        f"SELECT g.call_id, g.idx, g.start, g.[end], g.speaker, g.text, c.started_at, "
+        f"c.agent_id, c.agent_name, c.team, s.percent FROM segments g JOIN calls c ON "
+        f"c.call_id = g.call_id {join} WHERE {' AND '.join(clauses)} GROUP BY g.rowid "
+        f"ORDER BY c.started_at DESC, g.call_id, g.idx LIMIT ?", [*params, limit])
+    out = []
+    lowered = query.lower()
+    for row in rows:
+        at = row["text"].lower().find(lowered)
+        row["match_start"], row["match_end"] = (at, at + len(query)) if at >= 0 else (None, None)
+        out.append(row)
+    return out
+
+
+EXPORT_TABLES = ("calls", "items", "findings")
+
+
+def export_rows(db: Database, table: str = "calls",
+                where: CallFilter = CallFilter()) -> tuple[list[str], Iterator[tuple]]:
+    """(columns, rows) for analysts: `calls` one row per call with its current score,
+    `items` one row per item score, `findings` one row per finding (masked evidence).
+    Raises ValueError for an unknown table."""
+    sql, params = _where(where)
+    base = "FROM calls c JOIN scores s ON s.call_id = c.call_id"
+    if table == "calls":
+        select = (f"SELECT {', '.join(CALL_LIST_COLUMNS)}, c.source_path, c.extra "
+                  f"{base} WHERE {sql} ORDER BY c.started_at, c.call_id")
+    elif table == "items":
+        select = ("SELECT c.call_id, c.started_at, c.call_date, c.agent_id, c.agent_name, "
+                  "c.team, c.queue, s.rubric_id, s.rubric_version, i.section_id, i.item_id, "
+                  "i.name, i.status, i.points, i.max, i.critical "
+                  f"{base} JOIN item_scores i ON i.score_id = s.score_id WHERE {sql} "
+                  "ORDER BY c.started_at, c.call_id, i.rowid")
+    elif table == "findings":
+        select = ("SELECT c.call_id, c.started_at, c.agent_id, c.team, s.rubric_id, "
+                  "s.rubric_version, f.item_id, f.is_flag, f.check_type, f.passed, f.speaker, "
+                  "f.start, f.[end], f.evidence, f.detail, f.segment_index, f.deduction, "
+                  f"f.critical {base} JOIN findings f ON f.score_id = s.score_id WHERE {sql} "
+                  "ORDER BY c.started_at, c.call_id, f.finding_id")
+    else:
+        raise ValueError(f"table must be one of {', '.join(EXPORT_TABLES)}, not {table!r}")
+    cursor = db.execute(select, params)
+    return [d[0] for d in cursor.description], iter(cursor)
+
+
+def item_pass_rates(db: Database, where: CallFilter = CallFilter(),
+                    group_by: str | None = None) -> list[dict]:
+    """Per item (and per agent or team when `group_by` is agent_id or team): applicable
+    calls, passes, fails, pass rate and points lost, for coaching and the rules page."""
+    if group_by not in (None, "agent_id", "team"):
+        raise ValueError("group_by must be agent_id, team or None")
+    sql, params = _where(where)
+    group = f"c.{group_by}, " if group_by else ""
+    rows = db.query(
+        f"SELECT {group}i.item_id, MIN(i.name) AS name, "
+        "SUM(i.status != 'na') AS applicable, SUM(i.status = 'pass') AS passes, "
+        "SUM(i.status IN ('fail', 'critical')) AS fails, "
+        "SUM(CASE WHEN i.status != 'na' THEN i.max - i.points ELSE 0 END) AS points_lost "
+        "FROM calls c JOIN scores s ON s.call_id = c.call_id JOIN item_scores i "
+        f"ON i.score_id = s.score_id WHERE {sql} GROUP BY {group}i.item_id "
+        f"ORDER BY {group}i.item_id", params)
+    out = []
+    for row in rows:
+        row["pass_rate"] = row["passes"] / row["applicable"] if row["applicable"] else None
+        out.append(row)
+    return out
+
+
+# --- written by people: reviews, notes, disputes, feedback (append-only) ----------------
+
+def _current_score(db: Database, call_id: str, rubric_id: str | None = None) -> dict:
+    params: list[Any] = [call_id]
+    extra = ""
+    if rubric_id:
+        extra, params = " AND rubric_id = ?", [call_id, rubric_id]
+    row = next(iter(db.query("SELECT score_id, rubric_id FROM scores WHERE call_id = ? AND "
+                             f"is_current = 1{extra} ORDER BY score_id DESC LIMIT 1", params)),
+               None)
+    if row is None:
+        raise StoreError(call_id, "", "no such scored call")
+    return row
+
+
+def add_review(db: Database, call_id: str, reviewer: str, *, item_id: str | None = None,
+               action: str = "confirm", status: str | None = None,
+               points: float | None = None, reason: str = "", role: str = "reviewer",
+               purpose: str = "review", based_on: int | None = None) -> int:
+    """Append a review of a call's current score: `confirm` an item (or the whole call
+    when `item_id` is None), or `override` an item's status and/or points (a reason is
+    required). `based_on` is the latest review id the reviewer saw, so a concurrent
+    edit is visible in the trail. Returns the review id; raises ValueError on a bad
+    action, status, purpose or a missing reason, StoreError for an unknown call or item."""
+    if action not in ("confirm", "override"):
+        raise ValueError(f"action must be confirm or override, not {action!r}")
+    if purpose not in REVIEW_PURPOSES:
+        raise ValueError(f"purpose must be one of {', '.join(REVIEW_PURPOSES)}")
+    if status is not None and status not in ITEM_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(ITEM_STATUSES)}, not {status!r}")
+    if action == "override":
+        if item_id is None:
+            raise ValueError("an override names the item it overrides")
+        if status is None and points is None:
+            raise ValueError("an override gives a status or points")
+        if not reason.strip():
+            raise ValueError("an override needs a reason")
+    score = _current_score(db, call_id)
+    if item_id is not None:
+        item = db.execute("SELECT max FROM item_scores WHERE score_id = ? AND item_id = ?",
+                          (score["score_id"], item_id)).fetchone()
+        if item is None:
+            raise StoreError(call_id, item_id, "no such item in the call's score")
+        if points is not None and not 0 <= points <= item[0]:
+            raise ValueError(f"points must be from 0 to {item[0]:g}")
+    row = {"call_id": call_id, "score_id": score["score_id"], "rubric_id": score["rubric_id"],
+           "item_id": item_id, "reviewer": reviewer, "role": role, "action": action,
+           "status": status, "points": points, "reason": reason.strip(), "purpose": purpose,
+           "based_on": based_on, "created_at": _now()}
+    with db.atomic():
+        return _insert(db.conn, "reviews", row).lastrowid
+
+
+def reviews_for_call(db: Database, call_id: str, purpose: str | None = None) -> list[dict]:
+    """The audit trail of a call's reviews, oldest first."""
+    extra = " AND purpose = ?" if purpose else ""
+    return list(db.query(f"SELECT * FROM reviews WHERE call_id = ?{extra} ORDER BY review_id",
+                         [call_id, purpose] if purpose else [call_id]))
+
+
+def reviewed_score(db: Database, call_id: str) -> dict:
+    """The automatic and the reviewed value of a call's current score: per item the
+    automatic status and points, the latest override (purpose `review`) and the final
+    status and points; accepted disputes count as overrides. Totals follow the scoring
+    rules (N/A leaves the denominator, a critical item zeroes the call)."""
+    score = _current_score(db, call_id)
+    detail = score_detail(db, score["score_id"])
+    latest: dict[str, dict] = {}
+    for r in db.query("SELECT * FROM reviews WHERE call_id = ? AND rubric_id = ? AND purpose = "
+                      "'review' AND item_id IS NOT NULL ORDER BY review_id",
+                      [call_id, score["rubric_id"]]):
+        latest[r["item_id"]] = r
+    for d in db.query("SELECT d.item_id, x.points, x.decided_by, x.comment, x.created_at FROM "
+                      "disputes d JOIN dispute_decisions x ON x.dispute_id = d.dispute_id WHERE "
+                      "d.call_id = ? AND x.outcome = 'accepted' AND x.points IS NOT NULL "
+                      "ORDER BY x.decision_id", [call_id]):
+        latest[d["item_id"]] = {"action": "override", "status": None, "points": d["points"],
+                                "reviewer": d["decided_by"], "reason": d["comment"],
+                                "created_at": d["created_at"]}
+    items, total, max_total, critical = [], 0.0, 0.0, False
+    for item in detail["items"]:
+        review = latest.get(item["item_id"])
+        status, points = item["status"], item["points"]
+        if review and review["action"] == "override":
+            status = review["status"] or status
+            if review["points"] is not None:
+                points = review["points"]
+                if review["status"] is None:
+                    status = "pass" if points >= item["max"] else "fail"
+            elif status == "pass":
+                points = item["max"]
+            elif status in ("fail", "critical"):
+                points = 0.0
+        items.append({"item_id": item["item_id"], "name": item["name"],
+                      "automatic_status": item["status"], "automatic_points": item["points"],
+                      "status": status, "points": points, "max": item["max"], "review": review})
+        if status != "na":
+            total += points
+            max_total += item["max"]
+        critical = critical or status == "critical"
+    final = 0.0 if critical else total
+    return {"call_id": call_id, "score_id": score["score_id"], "rubric_id": score["rubric_id"],
+            "automatic_total": detail["total"], "automatic_percent": detail["percent"],
+            "total": round(final, 2), "max_total": round(max_total, 2),
+            "percent": round(100.0 * final / max_total, 1) if max_total else 100.0,
+            "critical_failed": critical, "reviewed": bool(latest), "items": items}
+
+
+def add_coaching_note(db: Database, call_id: str, author: str, note: str, *,
+                      category: str = "", suggested_phrase: str = "",
+                      item_id: str | None = None, segment_index: int | None = None,
+                      supersedes: int | None = None) -> int:
+    """Append a coaching note on a call (for its agent); an edit is a new note that
+    `supersedes` the old one. Returns the note id; raises ValueError for an empty note,
+    StoreError for an unknown call."""
+    if not note.strip():
+        raise ValueError("an empty coaching note")
+    row = db.execute("SELECT agent_id FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    if row is None:
+        raise StoreError(call_id, "", "no such call")
+    values = {"call_id": call_id, "agent_id": row[0], "author": author, "category": category,
+              "note": note.strip(), "suggested_phrase": suggested_phrase,
+              "item_id": item_id, "segment_index": segment_index, "supersedes": supersedes,
+              "created_at": _now()}
+    with db.atomic():
+        return _insert(db.conn, "coaching_notes", values).lastrowid
+
+
+def coaching_notes(db: Database, *, call_id: str | None = None, agent_id: str | None = None,
+                   team: str | None = None, date_from: str | None = None,
+                   date_to: str | None = None) -> list[dict]:
+    """Coaching notes still in force (not superseded), oldest first, filtered by call,
+    agent, team or the call's date."""
+    clauses, params = ["n.note_id NOT IN (SELECT supersedes FROM coaching_notes WHERE "
+                       "supersedes IS NOT NULL)"], []
+    for column, value in (("n.call_id", call_id), ("n.agent_id", agent_id), ("c.team", team)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if date_from:
+        clauses.append("c.call_date >= ?")
+        params.append(date_from)
+    if date_to:
+        clauses.append("c.call_date <= ?")
+        params.append(date_to)
+    return list(db.query("SELECT n.*, c.agent_name, c.team, c.call_date FROM coaching_notes n "
+                         "LEFT JOIN calls c ON c.call_id = n.call_id WHERE "
+                         f"{' AND '.join(clauses)} ORDER BY n.note_id", params))
+
+
+def raise_dispute(db: Database, call_id: str, item_id: str, raised_by: str, comment: str,
+                  role: str = "agent") -> int:
+    """Append a dispute of one item of a call's current score; returns its id."""
+    if not comment.strip():
+        raise ValueError("a dispute needs a comment")
+    score = _current_score(db, call_id)
+    with db.atomic():
+        return _insert(db.conn, "disputes", {
+            "call_id": call_id, "score_id": score["score_id"], "item_id": item_id,
+            "raised_by": raised_by, "role": role, "comment": comment.strip(),
+            "created_at": _now()}).lastrowid
+
+
+def decide_dispute(db: Database, dispute_id: int, decided_by: str, outcome: str,
+                   comment: str = "", points: float | None = None) -> int:
+    """Append a QA lead's decision (accepted or rejected; an accepted dispute may set the
+    item's points). Returns the decision id; raises ValueError on a bad outcome or a
+    dispute already decided, StoreError for an unknown dispute."""
+    if outcome not in DISPUTE_OUTCOMES:
+        raise ValueError(f"outcome must be accepted or rejected, not {outcome!r}")
+    if db.execute("SELECT 1 FROM disputes WHERE dispute_id = ?", (dispute_id,)).fetchone() is None:
+        raise StoreError(str(dispute_id), "", "no such dispute")
+    if db.execute("SELECT 1 FROM dispute_decisions WHERE dispute_id = ?",
+                  (dispute_id,)).fetchone():
+        raise ValueError(f"dispute {dispute_id} is already decided")
+    with db.atomic():
+        return _insert(db.conn, "dispute_decisions", {
+            "dispute_id": dispute_id, "decided_by": decided_by, "outcome": outcome,
+            "points": points if outcome == "accepted" else None, "comment": comment,
+            "created_at": _now()}).lastrowid
+
+
+def list_disputes(db: Database, *, call_id: str | None = None, agent_id: str | None = None,
+                  open_only: bool = False) -> list[dict]:
+    """Disputes with their decision (None while open), oldest first."""
+    clauses, params = ["1 = 1"], []
+    if call_id:
+        clauses.append("d.call_id = ?")
+        params.append(call_id)
+    if agent_id:
+        clauses.append("c.agent_id = ?")
+        params.append(agent_id)
+    if open_only:
+        clauses.append("x.decision_id IS NULL")
+    return list(db.query(
+        "SELECT d.*, c.agent_id, x.outcome, x.decided_by, x.points AS decided_points, "
+        "x.comment AS decision_comment, x.created_at AS decided_at FROM disputes d "
+        "LEFT JOIN calls c ON c.call_id = d.call_id LEFT JOIN dispute_decisions x ON "
+        f"x.dispute_id = d.dispute_id WHERE {' AND '.join(clauses)} ORDER BY d.dispute_id",
+        params))
+
+
+def add_finding_feedback(db: Database, finding_id: int, reviewer: str, verdict: str,
+                         reason: str = "") -> int:
+    """Append a reviewer's verdict on a rule hit: `false_hit` or `correct` (this is what
+    per-rule precision is measured from). Returns the feedback id."""
+    if verdict not in FEEDBACK_VERDICTS:
+        raise ValueError(f"verdict must be false_hit or correct, not {verdict!r}")
+    row = db.execute("SELECT call_id, item_id, check_type, evidence FROM findings WHERE "
+                     "finding_id = ?", (finding_id,)).fetchone()
+    if row is None:
+        raise StoreError(str(finding_id), "", "no such finding")
+    with db.atomic():
+        return _insert(db.conn, "finding_feedback", {
+            "finding_id": finding_id, "call_id": row[0], "item_id": row[1],
+            "check_type": row[2], "evidence": row[3], "verdict": verdict,
+            "reviewer": reviewer, "reason": reason, "created_at": _now()}).lastrowid
+
+
+def rule_precision(db: Database, by: str = "item_id") -> list[dict]:
+    """Reviewer-measured precision of rule hits per item (or per `evidence`, i.e. lexicon
+    phrase): hits reviewed, correct, false hits, precision. A finding's latest verdict counts."""
+    if by not in ("item_id", "evidence", "check_type"):
+        raise ValueError("by must be item_id, evidence or check_type")
+    rows = db.query(
+        f"SELECT {by}, COUNT(*) AS reviewed, SUM(verdict = 'correct') AS correct, "
+        "SUM(verdict = 'false_hit') AS false_hits FROM finding_feedback f WHERE feedback_id = "
+        "(SELECT MAX(feedback_id) FROM finding_feedback g WHERE g.finding_id = f.finding_id) "
+        f"GROUP BY {by} ORDER BY {by}")
+    out = []
+    for row in rows:
+        row["precision"] = row["correct"] / row["reviewed"] if row["reviewed"] else None
+        out.append(row)
+    return out
+
+
+# --- what the coaching reports read -----------------------------------------------------
+
+_TALK_SQL = """
+WITH ordered AS (
+  SELECT call_id, start, [end], speaker, text,
+         MAX([end]) OVER (PARTITION BY call_id ORDER BY start, idx
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+  FROM segments WHERE call_id IN (SELECT c.call_id FROM calls c JOIN scores s
+                                  ON s.call_id = c.call_id WHERE {where}))
+SELECT call_id,
+       MAX(CASE WHEN reach IS NOT NULL AND start > reach THEN start - reach ELSE 0 END)
+         AS longest_silence_s,
+       SUM(CASE WHEN speaker = 'agent' THEN [end] - start ELSE 0 END) AS agent_seconds,
+       SUM(CASE WHEN speaker = 'agent' THEN LENGTH(REPLACE(text, ' ', '')) ELSE 0 END)
+         AS agent_characters,
+       SUM(CASE WHEN speaker = 'agent' THEN LENGTH(TRIM(text)) - LENGTH(REPLACE(TRIM(text), ' ', '')) + 1
+                ELSE 0 END) AS agent_words
+FROM ordered GROUP BY call_id
+"""
+
+
+def report_tables(db: Database, date_from: str, date_to: str) -> dict[str, list[dict]]:
+    """What a coaching report reads about the calls dated `date_from` to `date_to`
+    (inclusive): `calls` (metadata, current score, the reviewed total where a reviewer
+    or an accepted dispute changed it, a high complaint-risk prediction, and talk
+    measures from the segment times: longest silence, agent speech rate), `items`,
+    `notes` (in force) and `disputes` (with their decisions). Segments and findings of
+    single calls come from `call_details`."""
+    sql, params = _where(CallFilter(date_from=date_from, date_to=date_to))
+    calls = list(db.query(
+        "SELECT c.call_id, c.started_at, c.call_date, c.agent_id, c.agent_name, c.team, "
+        "c.queue, c.organisation, c.language, c.duration_s, c.extra, s.score_id, "
+        "s.rubric_id, s.rubric_version, s.total, s.max_total, s.percent, s.stars, s.passed, "
+        "s.critical_failed, s.flags FROM calls c JOIN scores s ON s.call_id = c.call_id "
+        f"WHERE {sql} ORDER BY c.started_at, c.call_id, s.score_id", params))
+    latest: dict[str, dict] = {}
+    for row in calls:  # a call scored by two rubrics is reported by its latest score
+        latest[row["call_id"]] = row
+    calls = list(latest.values())
+    talk = {r["call_id"]: r for r in db.query(_TALK_SQL.format(where=sql), params)}
+    reviewed = {r["call_id"] for r in db.query(
+        "SELECT DISTINCT call_id FROM reviews WHERE purpose = 'review' AND action = 'override' "
+        "UNION SELECT d.call_id FROM disputes d JOIN dispute_decisions x ON "
+        "x.dispute_id = d.dispute_id WHERE x.outcome = 'accepted'")}
+    risky = {r["call_id"] for r in db.query(
+        "SELECT call_id FROM predictions WHERE model = 'complaint_risk' AND label = 'high'")}
+    for row in calls:
+        row["flags"] = json.loads(row["flags"]) if row["flags"] else []
+        row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
+        row["passed"], row["critical_failed"] = bool(row["passed"]), bool(row["critical_failed"])
+        row["reviewed_total"] = (reviewed_score(db, row["call_id"])["total"]
+                                 if row["call_id"] in reviewed else None)
+        row["complaint_risk_high"] = row["call_id"] in risky
+        measures = talk.get(row["call_id"], {})
+        seconds = measures.get("agent_seconds") or 0.0
+        amount = measures.get("agent_words" if (row["language"] or "").startswith("en")
+                              else "agent_characters") or 0
+        row["longest_silence_s"] = round(measures.get("longest_silence_s") or 0.0, 1)
+        row["speech_rate"] = round(60.0 * amount / seconds, 1) if seconds >= 15 else None
+    items = list(db.query(
+        "SELECT i.score_id, i.call_id, i.item_id, i.name AS item_name, i.section_id, i.status, "
+        "i.points, i.max FROM item_scores i WHERE i.score_id IN (SELECT s.score_id FROM calls c JOIN "
+        f"scores s ON s.call_id = c.call_id WHERE {sql}) ORDER BY i.call_id, i.rowid", params))
+    wanted = {r["score_id"] for r in calls}
+    items = [i for i in items if i.pop("score_id") in wanted]
+    notes = [{"call_id": n["call_id"], "agent_id": n["agent_id"], "author": n["author"],
+              "created_at": n["created_at"], "category": n["category"], "text": n["note"],
+              "suggested_phrase": n["suggested_phrase"]}
+             for n in coaching_notes(db, date_from=date_from, date_to=date_to)]
+    disputes = [{"call_id": d["call_id"], "agent_id": d["agent_id"], "item_id": d["item_id"],
+                 "raised_by": d["raised_by"], "raised_at": d["created_at"],
+                 "comment": d["comment"], "outcome": d["outcome"],
+                 "decided_by": d["decided_by"], "decided_at": d["decided_at"]}
+                for d in list_disputes(db) if d["call_id"] in latest]
+    return {"calls": calls, "items": items, "notes": notes, "disputes": disputes}
+
+
+def call_details(db: Database, call_ids: Sequence[str]) -> dict[str, list[dict]]:
+    """Display segments (masked) and item findings of the current scores of `call_ids`,
+    for quoting calls in a report."""
+    if not call_ids:
+        return {"segments": [], "findings": []}
+    marks = ", ".join("?" for _ in call_ids)
+    segments = list(db.query(
+        "SELECT call_id, idx AS segment_index, start, [end], speaker, text FROM segments "
+        f"WHERE call_id IN ({marks}) ORDER BY call_id, idx", list(call_ids)))
+    findings = list(db.query(
+        "SELECT f.call_id, f.item_id, f.passed, f.speaker, f.start, f.[end], f.evidence, "
+        "f.detail, f.segment_index FROM findings f JOIN scores s ON s.score_id = f.score_id "
+        f"WHERE s.is_current = 1 AND f.is_flag = 0 AND f.call_id IN ({marks}) "
+        "ORDER BY f.call_id, f.finding_id", list(call_ids)))
+    for f in findings:
+        f["passed"] = None if f["passed"] is None else bool(f["passed"])
+    return {"segments": segments, "findings": findings}
+
+
+def has_subject(db: Database, scope: str, subject: str) -> bool:
+    """Whether any stored call has this agent id (`scope` agent) or team name (team)."""
+    column = {"agent": "agent_id", "team": "team"}[scope]
+    return db.execute(f"SELECT 1 FROM calls WHERE {column} = ? LIMIT 1",
+                      (subject,)).fetchone() is not None

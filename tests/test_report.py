@@ -145,7 +145,7 @@ def test_an_agent_pdf_names_the_agent_in_chinese_and_renders_a_page_that_is_not_
     from PIL import Image
 
     page = Image.open(next(tmp_path.glob("page*.png"))).convert("L")
-    dark = sum(1 for v in page.getdata() if v < 128)
+    dark = sum(1 for v in page.get_flattened_data() if v < 128)
     assert dark > 0.01 * page.width * page.height     # text and charts, not an empty page
 
 

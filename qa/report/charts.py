@@ -87,5 +87,5 @@ def distributions(report: Report) -> bytes:
 
 
 def all_charts(report: Report) -> dict[str, bytes]:
-    return {"trend": score_trend(report), "items": item_pass_rates(report),
+    return {"trend": score_trend(report), "item_rates": item_pass_rates(report),
             "distributions": distributions(report)}

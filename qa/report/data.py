@@ -279,6 +279,9 @@ def _excerpt(frames: ReportFrames, call: pd.Series, item_id: str, score: float,
     own = findings[(findings["call_id"] == call["call_id"]) & (findings["item_id"] == item_id)]
     failed = own[own["passed"] == False]  # noqa: E712 - None means not applicable
     chosen = failed if len(failed) else own
+    # the finding that points at a segment (its evidence) is the one to quote
+    chosen = chosen.assign(_unplaced=chosen["segment_index"].isna()).sort_values(
+        "_unplaced", kind="stable")
     if len(chosen):
         first = chosen.iloc[0]
         detail = str(first["detail"] or "")
@@ -332,7 +335,7 @@ def fill_coaching(template: str, calls: pd.DataFrame, agent_scope: bool) -> str:
 
 
 def _item_lines(frames: ReportFrames, calls: pd.DataFrame, comparison_calls: pd.DataFrame,
-                examples: int, agent_scope: bool) -> tuple[ItemLine, ...]:
+                examples: int, best_examples: int, agent_scope: bool) -> tuple[ItemLine, ...]:
     ids = set(calls["call_id"])
     items = frames.items[frames.items["call_id"].isin(ids)]
     rates = _pass_rates(items).set_index("item_id")
@@ -343,19 +346,25 @@ def _item_lines(frames: ReportFrames, calls: pd.DataFrame, comparison_calls: pd.
     scores = dict(zip(calls["call_id"], _final_scores(calls)))
     by_call = calls.set_index("call_id")
 
-    def ranked(own: pd.DataFrame, statuses: tuple[str, ...], best_first: bool) -> list[str]:
+    def ranked(own: pd.DataFrame, statuses: tuple[str, ...], best_first: bool,
+               limit: int) -> list[str]:
         chosen = own[own["status"].isin(statuses)]["call_id"].tolist()
-        return sorted(chosen, key=lambda c: ((-scores[c]) if best_first else scores[c], c))[:examples]
+        return sorted(chosen, key=lambda c: ((-scores[c]) if best_first else scores[c], c))[:limit]
 
     order = [i for i in dict.fromkeys(items["item_id"]) if i in rates.index]  # rubric order
     picks = {}
     for item_id in order:
         own = items[items["item_id"] == item_id]
-        picks[item_id] = (own, ranked(own, ("pass",), True), ranked(own, ("fail", "critical"), False))
+        # A few more passes than needed: only those whose passing evidence can be quoted
+        # are examples to learn from (a password that was never asked for shows nothing).
+        picks[item_id] = (own, ranked(own, ("pass",), True, 3 * best_examples),
+                          ranked(own, ("fail", "critical"), False, examples))
     excerpt_ids = sorted({c for _, best, misses in picks.values() for c in best + misses})
     segments, findings = frames.details(excerpt_ids)
     segments = segments.sort_values(["call_id", "segment_index"])
     segments_by_call = {cid: g for cid, g in segments.groupby("call_id", sort=True)}
+    quotable = findings[(findings["passed"] == True) & findings["segment_index"].notna()]  # noqa: E712
+    quotable = set(zip(quotable["call_id"], quotable["item_id"]))
 
     def excerpts(item_id: str, chosen: list[str]) -> tuple[Excerpt, ...]:
         return tuple(_excerpt(frames, _with_id(by_call, c), item_id, scores[c],
@@ -376,7 +385,8 @@ def _item_lines(frames: ReportFrames, calls: pd.DataFrame, comparison_calls: pd.
             points_lost=round(float(rate["lost"]), 1),
             should_say=fill_coaching(frames.coaching.get((rubric_id, item_id), ""), calls,
                                      agent_scope),
-            best=excerpts(item_id, best), misses=excerpts(item_id, misses)))
+            best=excerpts(item_id, [c for c in best if (c, item_id) in quotable][:best_examples]),
+            misses=excerpts(item_id, misses)))
     return tuple(lines)
 
 
@@ -462,7 +472,7 @@ def _numbers(series: pd.Series) -> tuple[float, ...]:
 
 
 def build_report(frames: ReportFrames, scope: Scope, subject: str | None, period: Period, *,
-                 examples: int = 3, generated_at: str = "") -> Report:
+                 examples: int = 3, best_examples: int = 2, generated_at: str = "") -> Report:
     """The report on `subject` (an agent id, a team name, or None for the centre) for
     `period`, compared with the period before and with the agent's team (or, for a team,
     the centre). Raises EmptyReport when the subject has no scored call in the period."""
@@ -492,7 +502,7 @@ def build_report(frames: ReportFrames, scope: Scope, subject: str | None, period
         raise EmptyReport(f"no scored calls for {what} in {period.label}")
     calls = calls.sort_values(["started_at", "call_id"], kind="stable")
     items = _item_lines(frames, calls, comparison if len(comparison) else calls, examples,
-                        agent_scope=scope == "agent")
+                        best_examples, agent_scope=scope == "agent")
     failing = [i for i in items if i.points_lost > 0]
     focus = tuple(sorted(failing, key=lambda i: (-i.points_lost, i.pass_rate or 0.0,
                                                  i.item_id))[:3])

@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 
 from qa import store
+from qa.errors import QAError
 from qa.report.data import ReportFrames
 from qa.report.period import Period
 
@@ -21,8 +22,8 @@ def _rubric_texts(rubric_ids: set[str]) -> tuple[dict, dict]:
     where: dict[tuple[str, str], str] = {}
     for rubric_id in sorted(rubric_ids):
         try:
-            rubric = load_rubric(rubric_id)
-        except Exception:  # noqa: BLE001 - any rubric problem only loses the hint text
+            rubric = load_rubric(rubric_id, bind=False)
+        except QAError:  # a rubric since removed or broken only loses the hint text
             continue
         for item in rubric.items():
             coaching[(rubric_id, item.id)] = item.coaching

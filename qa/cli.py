@@ -194,7 +194,8 @@ _PERIOD_HELP = "2026-11 (month), 2026-W47 (ISO week), 2026-Q4, or a day 2026-11-
 
 def _report(scope: str, subjects: list[str], all_subjects: bool, db_path: Path,
             period: Optional[str], date_from: Optional[str], date_to: Optional[str],
-            fmt: str, out_file: Optional[Path], out_dir: Optional[Path]) -> None:
+            fmt: str, out_file: Optional[Path], out_dir: Optional[Path],
+            workers: Optional[int] = None) -> None:
     from rich.progress import Progress
 
     from qa.report.period import parse_period
@@ -211,7 +212,8 @@ def _report(scope: str, subjects: list[str], all_subjects: bool, db_path: Path,
                 bar.update(task, completed=n, total=total, description=job.path.name)
 
             paths = run_reports(db, scope, subjects, chosen, fmt, all_subjects=all_subjects,
-                                out=out_file, out_dir=out_dir, progress=advance)
+                                out=out_file, out_dir=out_dir, workers=workers,
+                                progress=advance)
     except QAError as exc:
         raise _fail(str(exc))
     for path in paths:
@@ -231,9 +233,12 @@ def _report_command(scope: str, noun: str):
         out_file: Optional[Path] = typer.Option(None, "--out", help="Output file (one report)."),
         out_dir: Optional[Path] = typer.Option(None, "--out-dir",
                                                help="Folder for several reports."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help="Processes rendering several reports "
+                                                   "(default: one per core)."),
     ) -> None:
         _report(scope, subjects or [], all_subjects, db, period, date_from, date_to, fmt,
-                out_file, out_dir)
+                out_file, out_dir, workers)
 
     return command
 

@@ -31,7 +31,7 @@ def _png(fig) -> bytes:
     plt = _pyplot()
     buffer = io.BytesIO()
     # No creation time or software version in the file: the same data, the same bytes.
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
 

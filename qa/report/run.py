@@ -7,7 +7,9 @@ read once and each report is built and written atomically."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -58,8 +60,10 @@ def plan_jobs(scope: Scope, subjects: Sequence[str], period: Period, fmt: str,
 def run_reports(db, scope: Scope, subjects: Sequence[str], period: Period, fmt: str, *,
                 all_subjects: bool = False, out: Path | None = None,
                 out_dir: Path | None = None, generated_at: str | None = None,
+                workers: int | None = None,
                 progress: Callable[[int, int, ReportJob], None] | None = None) -> list[Path]:
-    """Write the reports; returns their paths. Raises InputError for an unknown subject, a
+    """Write the reports; returns their paths. Several reports are rendered by `workers`
+    processes (default: one per core). Raises InputError for an unknown subject, a
     subject with no scored call in the period, or an output that cannot be written —
     before any file is written."""
     from qa.report.source import frames_for_period
@@ -89,9 +93,18 @@ def run_reports(db, scope: Scope, subjects: Sequence[str], period: Period, fmt: 
                                               generated_at=stamp)))
         except EmptyReport as exc:
             raise InputError(job.subject or scope, "", str(exc)) from None
-    written = []
-    for n, (job, report) in enumerate(reports, start=1):
-        written.append(write_report(report, fmt, job.path))
-        if progress:
-            progress(n, len(reports), job)
-    return written
+    workers = min(len(reports), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        for n, (job, report) in enumerate(reports, start=1):
+            write_report(report, fmt, job.path)
+            if progress:
+                progress(n, len(reports), job)
+        return [job.path for job, _ in reports]
+    # Layout and font work is CPU-bound Python: processes, not threads.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = {pool.submit(write_report, report, fmt, job.path): job for job, report in reports}
+        for n, done in enumerate(as_completed(pending), start=1):
+            done.result()
+            if progress:
+                progress(n, len(reports), pending[done])
+    return [job.path for job, _ in reports]

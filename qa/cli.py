@@ -183,6 +183,83 @@ def rubric_agreement(
         out.print(f"  misses: {fw.misses[:show]}", highlight=False)
 
 
+# --- report commands ---
+
+report_app = typer.Typer(help="Coaching reports for trainers (PDF, HTML, XLSX, CSV).",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+_PERIOD_HELP = "2026-11 (month), 2026-W47 (ISO week), 2026-Q4, or a day 2026-11-20."
+
+
+def _report(scope: str, subjects: list[str], all_subjects: bool, db_path: Path,
+            period: Optional[str], date_from: Optional[str], date_to: Optional[str],
+            fmt: str, out_file: Optional[Path], out_dir: Optional[Path],
+            workers: Optional[int] = None) -> None:
+    from rich.progress import Progress
+
+    from qa.report.period import parse_period
+    from qa.report.run import run_reports
+    from qa.store import open_store
+
+    try:
+        chosen = parse_period(period, date_from, date_to)
+        db = open_store(db_path, create=False, upgrade=False)
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("reports", total=None)
+
+            def advance(n: int, total: int, job) -> None:
+                bar.update(task, completed=n, total=total, description=job.path.name)
+
+            paths = run_reports(db, scope, subjects, chosen, fmt, all_subjects=all_subjects,
+                                out=out_file, out_dir=out_dir, workers=workers,
+                                progress=advance)
+    except QAError as exc:
+        raise _fail(str(exc))
+    for path in paths:
+        out.print(str(path), highlight=False)
+
+
+def _report_command(scope: str, noun: str):
+    def command(
+        subjects: list[str] = typer.Argument(None, help=f"{noun} (one or more)."),
+        all_subjects: bool = typer.Option(False, "--all", f"--all-{scope}s",
+                                          help=f"Every {scope} with calls in the period."),
+        db: Path = typer.Option(Path("qa.db"), "--db", help="Results database."),
+        period: Optional[str] = typer.Option(None, "--period", help=_PERIOD_HELP),
+        date_from: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD."),
+        date_to: Optional[str] = typer.Option(None, "--to", help="Last day, YYYY-MM-DD."),
+        fmt: str = typer.Option("pdf", "--format", help="pdf, html, xlsx or csv."),
+        out_file: Optional[Path] = typer.Option(None, "--out", help="Output file (one report)."),
+        out_dir: Optional[Path] = typer.Option(None, "--out-dir",
+                                               help="Folder for several reports."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help="Processes rendering several reports "
+                                                   "(default: one per core)."),
+    ) -> None:
+        _report(scope, subjects or [], all_subjects, db, period, date_from, date_to, fmt,
+                out_file, out_dir, workers)
+
+    return command
+
+
+report_app.command("agent", help="Coaching report for agents (by agent id).")(
+    _report_command("agent", "Agent ids"))
+report_app.command("team", help="Team report with a league table and KPIs.")(
+    _report_command("team", "Team names"))
+
+
+@report_app.command("center", help="Whole-centre report.")
+def report_center(
+    db: Path = typer.Option(Path("qa.db"), "--db", help="Results database."),
+    period: Optional[str] = typer.Option(None, "--period", help=_PERIOD_HELP),
+    date_from: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Last day, YYYY-MM-DD."),
+    fmt: str = typer.Option("pdf", "--format", help="pdf, html, xlsx or csv."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Output file."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Output folder."),
+) -> None:
+    _report("center", [], False, db, period, date_from, date_to, fmt, out_file, out_dir)
 # --- batch and store commands ---
 # (qa batch / qa search / qa calls / qa export: logic in qa.batch, qa.store, qa.export)
 

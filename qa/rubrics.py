@@ -164,9 +164,11 @@ def _field_path(loc: tuple) -> str:
     return out
 
 
-def rubric_from_yaml(text: str, source: str, lexicon_dir: Path | None = None) -> Rubric:
-    """Validate rubric YAML text and bind its lexicons; raises RubricError with
-    source:field: reason for the first problem."""
+def rubric_from_yaml(text: str, source: str, lexicon_dir: Path | None = None,
+                     bind: bool = True) -> Rubric:
+    """Validate rubric YAML text and bind its lexicons and models (`bind=False` for
+    reading the rubric's texts only: nothing is compiled or loaded); raises RubricError
+    with source:field: reason for the first problem."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -184,6 +186,8 @@ def rubric_from_yaml(text: str, source: str, lexicon_dir: Path | None = None) ->
         first = max(errors, key=lambda e: len(e["loc"]))
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise RubricError(source, _field_path(first["loc"]), first["msg"] + more) from None
+    if not bind:
+        return rubric
     lexicons = LexiconDirectory(lexicon_dir if lexicon_dir is not None
                                 else Path(source).parent / "lexicons")
     problems = rubric.bind(lexicons, _Models())
@@ -193,14 +197,15 @@ def rubric_from_yaml(text: str, source: str, lexicon_dir: Path | None = None) ->
     return rubric
 
 
-def load_rubric(name_or_path: str) -> Rubric:
-    """Read, validate and bind a rubric by path or id (see module docstring)."""
+def load_rubric(name_or_path: str, bind: bool = True) -> Rubric:
+    """Read, validate and (unless `bind=False`) bind a rubric by path or id (see module
+    docstring)."""
     path = find_rubric(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RubricError(str(path), "", f"cannot read: {exc}") from None
-    return rubric_from_yaml(text, str(path))
+    return rubric_from_yaml(text, str(path), bind=bind)
 
 
 class RubricChooser:

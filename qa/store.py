@@ -1009,3 +1009,106 @@ def rule_precision(db: Database, by: str = "item_id") -> list[dict]:
         row["precision"] = row["correct"] / row["reviewed"] if row["reviewed"] else None
         out.append(row)
     return out
+
+
+# --- what the coaching reports read -----------------------------------------------------
+
+_TALK_SQL = """
+WITH ordered AS (
+  SELECT call_id, start, [end], speaker, text,
+         MAX([end]) OVER (PARTITION BY call_id ORDER BY start, idx
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+  FROM segments WHERE call_id IN (SELECT c.call_id FROM calls c JOIN scores s
+                                  ON s.call_id = c.call_id WHERE {where}))
+SELECT call_id,
+       MAX(CASE WHEN reach IS NOT NULL AND start > reach THEN start - reach ELSE 0 END)
+         AS longest_silence_s,
+       SUM(CASE WHEN speaker = 'agent' THEN [end] - start ELSE 0 END) AS agent_seconds,
+       SUM(CASE WHEN speaker = 'agent' THEN LENGTH(REPLACE(text, ' ', '')) ELSE 0 END)
+         AS agent_characters,
+       SUM(CASE WHEN speaker = 'agent' THEN LENGTH(TRIM(text)) - LENGTH(REPLACE(TRIM(text), ' ', '')) + 1
+                ELSE 0 END) AS agent_words
+FROM ordered GROUP BY call_id
+"""
+
+
+def report_tables(db: Database, date_from: str, date_to: str) -> dict[str, list[dict]]:
+    """What a coaching report reads about the calls dated `date_from` to `date_to`
+    (inclusive): `calls` (metadata, current score, the reviewed total where a reviewer
+    or an accepted dispute changed it, a high complaint-risk prediction, and talk
+    measures from the segment times: longest silence, agent speech rate), `items`,
+    `notes` (in force) and `disputes` (with their decisions). Segments and findings of
+    single calls come from `call_details`."""
+    sql, params = _where(CallFilter(date_from=date_from, date_to=date_to))
+    calls = list(db.query(
+        "SELECT c.call_id, c.started_at, c.call_date, c.agent_id, c.agent_name, c.team, "
+        "c.queue, c.organisation, c.language, c.duration_s, c.extra, s.score_id, "
+        "s.rubric_id, s.rubric_version, s.total, s.max_total, s.percent, s.stars, s.passed, "
+        "s.critical_failed, s.flags FROM calls c JOIN scores s ON s.call_id = c.call_id "
+        f"WHERE {sql} ORDER BY c.started_at, c.call_id, s.score_id", params))
+    latest: dict[str, dict] = {}
+    for row in calls:  # a call scored by two rubrics is reported by its latest score
+        latest[row["call_id"]] = row
+    calls = list(latest.values())
+    talk = {r["call_id"]: r for r in db.query(_TALK_SQL.format(where=sql), params)}
+    reviewed = {r["call_id"] for r in db.query(
+        "SELECT DISTINCT call_id FROM reviews WHERE purpose = 'review' AND action = 'override' "
+        "UNION SELECT d.call_id FROM disputes d JOIN dispute_decisions x ON "
+        "x.dispute_id = d.dispute_id WHERE x.outcome = 'accepted'")}
+    risky = {r["call_id"] for r in db.query(
+        "SELECT call_id FROM predictions WHERE model = 'complaint_risk' AND label = 'high'")}
+    for row in calls:
+        row["flags"] = json.loads(row["flags"]) if row["flags"] else []
+        row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
+        row["passed"], row["critical_failed"] = bool(row["passed"]), bool(row["critical_failed"])
+        row["reviewed_total"] = (reviewed_score(db, row["call_id"])["total"]
+                                 if row["call_id"] in reviewed else None)
+        row["complaint_risk_high"] = row["call_id"] in risky
+        measures = talk.get(row["call_id"], {})
+        seconds = measures.get("agent_seconds") or 0.0
+        amount = measures.get("agent_words" if (row["language"] or "").startswith("en")
+                              else "agent_characters") or 0
+        row["longest_silence_s"] = round(measures.get("longest_silence_s") or 0.0, 1)
+        row["speech_rate"] = round(60.0 * amount / seconds, 1) if seconds >= 15 else None
+    items = list(db.query(
+        "SELECT i.score_id, i.call_id, i.item_id, i.name AS item_name, i.section_id, i.status, "
+        "i.points, i.max FROM item_scores i WHERE i.score_id IN (SELECT s.score_id FROM calls c JOIN "
+        f"scores s ON s.call_id = c.call_id WHERE {sql}) ORDER BY i.call_id, i.rowid", params))
+    wanted = {r["score_id"] for r in calls}
+    items = [i for i in items if i.pop("score_id") in wanted]
+    notes = [{"call_id": n["call_id"], "agent_id": n["agent_id"], "author": n["author"],
+              "created_at": n["created_at"], "category": n["category"], "text": n["note"],
+              "suggested_phrase": n["suggested_phrase"]}
+             for n in coaching_notes(db, date_from=date_from, date_to=date_to)]
+    disputes = [{"call_id": d["call_id"], "agent_id": d["agent_id"], "item_id": d["item_id"],
+                 "raised_by": d["raised_by"], "raised_at": d["created_at"],
+                 "comment": d["comment"], "outcome": d["outcome"],
+                 "decided_by": d["decided_by"], "decided_at": d["decided_at"]}
+                for d in list_disputes(db) if d["call_id"] in latest]
+    return {"calls": calls, "items": items, "notes": notes, "disputes": disputes}
+
+
+def call_details(db: Database, call_ids: Sequence[str]) -> dict[str, list[dict]]:
+    """Display segments (masked) and item findings of the current scores of `call_ids`,
+    for quoting calls in a report."""
+    if not call_ids:
+        return {"segments": [], "findings": []}
+    marks = ", ".join("?" for _ in call_ids)
+    segments = list(db.query(
+        "SELECT call_id, idx AS segment_index, start, [end], speaker, text FROM segments "
+        f"WHERE call_id IN ({marks}) ORDER BY call_id, idx", list(call_ids)))
+    findings = list(db.query(
+        "SELECT f.call_id, f.item_id, f.passed, f.speaker, f.start, f.[end], f.evidence, "
+        "f.detail, f.segment_index FROM findings f JOIN scores s ON s.score_id = f.score_id "
+        f"WHERE s.is_current = 1 AND f.is_flag = 0 AND f.call_id IN ({marks}) "
+        "ORDER BY f.call_id, f.finding_id", list(call_ids)))
+    for f in findings:
+        f["passed"] = None if f["passed"] is None else bool(f["passed"])
+    return {"segments": segments, "findings": findings}
+
+
+def has_subject(db: Database, scope: str, subject: str) -> bool:
+    """Whether any stored call has this agent id (`scope` agent) or team name (team)."""
+    column = {"agent": "agent_id", "team": "team"}[scope]
+    return db.execute(f"SELECT 1 FROM calls WHERE {column} = ? LIMIT 1",
+                      (subject,)).fetchone() is not None

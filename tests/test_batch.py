@@ -32,6 +32,7 @@ def test_a_folder_is_scored_into_the_database_with_a_summary(tmp_path):
     result = batch(str(tmp_path / "in"), db=db)
     assert result.returncode == 0, result.stderr
     assert "completed: scored 5, skipped 0, failed 0 of 5" in result.stderr
+    assert "batch: 5/5 (scored 5, skipped 0, failed 0)" in result.stderr  # not a TTY: log lines
     assert "calls/s" in result.stderr
     assert scalar(db, "SELECT COUNT(*) FROM calls") == 5
     assert scalar(db, "SELECT COUNT(*) FROM scores WHERE is_current = 1") == 5
@@ -318,3 +319,31 @@ def test_sigterm_or_sigint_stops_cleanly_after_the_calls_in_flight(tmp_path, sig
     result = batch(str(tmp_path / "in"), db=db)
     assert result.returncode == 0
     _assert_each_call_scored_once(db, count)
+
+
+def test_on_a_terminal_a_progress_bar_shows_the_rate_and_the_time_left(tmp_path):
+    import pty
+
+    write_calls(tmp_path / "in", 3)
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "batch", str(tmp_path / "in"), "--db",
+         str(tmp_path / "qa.db"), "--rubric", "zh-bank-hotline", "--workers", "1"],
+        cwd=REPO, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+        env={**os.environ, "COLUMNS": "160", "TERM": "xterm"})
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    screen = output.decode("utf-8", "replace")
+    assert "━" in screen and "calls/s" in screen and "ETA" in screen
+    assert "3/3" in screen and "batch: 3/3" not in screen  # the bar, not log lines
+    assert "completed: scored 3" in screen

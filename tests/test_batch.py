@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
@@ -257,11 +258,22 @@ def _wait_for_scores(db: Path, proc: subprocess.Popen, at_least: int, timeout: f
     pytest.fail("the batch wrote no scores in time")
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+@contextlib.contextmanager
+def batch_under_way(count: int, tmp_path: Path, scored_at_least: int):
+    """A real `qa batch` over `count` calls that has written some scores; its process group
+    is killed on the way out, whatever the test did."""
+    write_calls(tmp_path / "in", count)
+    db = tmp_path / "qa.db"
+    proc = _start_batch(tmp_path / "in", db)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        _wait_for_scores(db, proc, at_least=scored_at_least)
+        yield proc, db
+    finally:
+        time.sleep(0.5)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _assert_each_call_scored_once(db: Path, count: int) -> None:
@@ -280,16 +292,9 @@ def _assert_each_call_scored_once(db: Path, count: int) -> None:
 
 def test_sigkill_part_way_then_the_next_run_scores_every_call_exactly_once(tmp_path):
     count = 240
-    write_calls(tmp_path / "in", count)
-    db = tmp_path / "qa.db"
-    proc = _start_batch(tmp_path / "in", db)
-    try:
-        _wait_for_scores(db, proc, at_least=12)
+    with batch_under_way(count, tmp_path, scored_at_least=12) as (proc, db):
         proc.send_signal(signal.SIGKILL)  # the parent only, as `kill -9 PID` does
         proc.wait(timeout=30)
-    finally:
-        time.sleep(0.5)
-        _kill_group(proc)
     partial = scalar(db, "SELECT COUNT(*) FROM scores")
     assert 12 <= partial < count
     assert scalar(db, "PRAGMA integrity_check") == "ok"
@@ -303,15 +308,9 @@ def test_sigkill_part_way_then_the_next_run_scores_every_call_exactly_once(tmp_p
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_or_sigint_stops_cleanly_after_the_calls_in_flight(tmp_path, signum):
     count = 240
-    write_calls(tmp_path / "in", count)
-    db = tmp_path / "qa.db"
-    proc = _start_batch(tmp_path / "in", db)
-    try:
-        _wait_for_scores(db, proc, at_least=8)
+    with batch_under_way(count, tmp_path, scored_at_least=8) as (proc, db):
         os.killpg(proc.pid, signum)  # the whole group, as a terminal's Ctrl-C does
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        _kill_group(proc)
     assert proc.returncode == 128 + signum, stderr
     assert "interrupted: scored" in stderr
     assert scalar(db, "SELECT status FROM runs") == "interrupted"

@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -47,14 +49,22 @@ def write_calls(folder: Path, count: int, segments: int) -> None:
 
 
 def run_batch(folder: Path, db: Path, workers: int) -> tuple[float, str]:
+    """Wall seconds and the summary line plus the CPU seconds the run used (its parent
+    and worker processes) and the load average: what a busy shared machine hides."""
     command = [sys.executable, "-m", "qa", "batch", str(folder), "--db", str(db),
                "--rubric", "zh-bank-hotline", "--workers", str(workers)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         sys.exit(f"qa batch failed ({result.returncode}):\n{result.stderr}")
-    return seconds, result.stderr.strip().splitlines()[-1]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, (f"{result.stderr.strip().splitlines()[-1]}\n    CPU {cpu:.1f} s in all "
+                     f"its processes; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on "
+                     f"{os.cpu_count()} cores")
 
 
 def digest(db: Path) -> str:

@@ -373,8 +373,8 @@ class LocalExecutor:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = self._make("spawn")
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -399,7 +399,7 @@ class DaskExecutor:
     def restart(self) -> None:
         pass
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         self.client.close()
 
 
@@ -652,6 +652,11 @@ class BatchRun:
             self._drive(make_executor, inputs)
             self._write([])
             status = "interrupted" if self.stop_signal is not None else "completed"
+        except KeyboardInterrupt:  # a second SIGINT/SIGTERM: stop now, in-flight work is lost
+            status = "interrupted"
+            if executor:
+                executor[0].close(wait=False)
+                executor.clear()
         except BaseException:
             self.summary.seconds = time.perf_counter() - started
             self._close_run("failed")
@@ -712,6 +717,10 @@ class BatchRun:
                 pending = deque((c, executor.submit(c)) for c, _ in pending)
             except QAError as exc:  # e.g. the rubric on a Dask worker differs
                 raise BatchError(str(exc)) from None
+            except Exception as exc:  # e.g. Dask's KilledWorker: this chunk failed, not the run
+                results = [FailureRecord(w.path, "score", f"the worker failed: "
+                                         f"{type(exc).__name__}: {exc}", w.metadata.get("call_id"),
+                                         w.content_sha256) for w in chunk]
             self._write(results)
 
 

@@ -330,6 +330,11 @@ def _date(value: Optional[str], option: str) -> Optional[str]:
         raise _fail(f"{option} must be a date such as 2026-11-22, not {value!r}")
 
 
+def _print_json_lines(rows: list[dict]) -> None:
+    for row in rows:
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 AgentOpt = Annotated[Optional[str], typer.Option("--agent", help="Agent id.")]
 TeamOpt = Annotated[Optional[str], typer.Option("--team", help="Team name.")]
 QueueOpt = Annotated[Optional[str], typer.Option("--queue", help="Queue.")]
@@ -374,9 +379,7 @@ def search(
     except ValueError as exc:
         raise _fail(str(exc))
     if format == "json":
-        for hit in hits:
-            sys.stdout.write(json.dumps(hit, ensure_ascii=False) + "\n")
-        return
+        return _print_json_lines(hits)
     table = Table(title=f"{len(hits)} segments containing «{text}»", title_justify="left")
     for column in ("call", "time", "speaker", "agent", "text"):
         table.add_column(column, overflow="fold")
@@ -412,9 +415,7 @@ def calls_list(
     except ValueError as exc:
         raise _fail(str(exc))
     if format == "json":
-        for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return
+        return _print_json_lines(rows)
     total = count_calls(database, where)
     table = Table(title=f"{len(rows)} of {total} calls", title_justify="left")
     for column in ("call", "started", "agent", "team", "queue", "rubric", "score", "stars",

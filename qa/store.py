@@ -75,6 +75,9 @@ def _migration_1(db: Database) -> None:
         "words": str,
     }, pk=("call_id", "idx"))
     db["segments"].enable_fts(["text"], tokenize="trigram", create_triggers=True)
+    # write_calls indexes new segments in one INSERT ... SELECT per transaction, five times
+    # cheaper than a trigger per row; the delete and update triggers stay.
+    db.execute("DROP TRIGGER segments_ai")
     db["scores"].create({
         "score_id": int, "call_id": str, "work_key": str, "rubric_id": str,
         "rubric_version": str, "engine_id": str, "content_sha256": str, "total": float,
@@ -146,7 +149,7 @@ def _migration_2(db: Database) -> None:
         _append_only(db, table)
     for table, columns in (
         ("calls", ["agent_id", "call_date"]), ("calls", ["team", "call_date"]),
-        ("calls", ["call_date"]), ("calls", ["queue", "call_date"]),
+        ("calls", ["call_date"]), ("calls", ["queue", "call_date"]), ("calls", ["started_at"]),
         ("calls", ["content_sha256"]),
         ("scores", ["is_current", "rubric_id", "percent"]),
         ("item_scores", ["item_id", "status"]), ("item_scores", ["call_id"]),
@@ -426,7 +429,10 @@ def write_calls(db: Database, calls: Iterable[StoredCall], run_id: int | None = 
             finding_rows += [(score_id, *row) for row in sc.findings]
             prediction_rows += [(score_id, *row) for row in sc.predictions]
             written += 1
+        last_rowid = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM segments").fetchone()[0]
         conn.executemany(_SEGMENT_SQL, segment_rows)
+        conn.execute("INSERT INTO segments_fts (rowid, text) SELECT rowid, text FROM segments "
+                     "WHERE rowid > ?", (last_rowid,))
         conn.executemany(_ITEM_SQL, item_rows)
         conn.executemany(_FINDING_SQL, finding_rows)
         conn.executemany(_PREDICTION_SQL, prediction_rows)
@@ -554,38 +560,34 @@ class CallFilter:
     call_ids: tuple[str, ...] | None = None
 
 
-def _where(f: CallFilter) -> tuple[str, list[Any]]:
-    clauses, params = ["s.is_current = 1"], []
-    for column, value in (("c.agent_id", f.agent_id), ("c.team", f.team),
-                          ("c.queue", f.queue), ("s.rubric_id", f.rubric_id)):
+def _conditions(*pairs: tuple[str, Any], always: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """A WHERE clause from (condition with one ?, value) pairs; pairs whose value is None
+    are left out."""
+    clauses, params = list(always) or ["1 = 1"], []
+    for condition, value in pairs:
         if value is not None:
-            clauses.append(f"{column} = ?")
+            clauses.append(condition)
             params.append(value)
-    if f.date_from:
-        clauses.append("c.call_date >= ?")
-        params.append(f.date_from)
-    if f.date_to:
-        clauses.append("c.call_date <= ?")
-        params.append(f.date_to)
-    if f.min_percent is not None:
-        clauses.append("s.percent >= ?")
-        params.append(f.min_percent)
-    if f.max_percent is not None:
-        clauses.append("s.percent <= ?")
-        params.append(f.max_percent)
-    if f.failed_item:
-        clauses.append("EXISTS (SELECT 1 FROM item_scores i WHERE i.score_id = s.score_id "
-                       "AND i.item_id = ? AND i.status IN ('fail', 'critical'))")
-        params.append(f.failed_item)
-    if f.flag:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(s.flags) WHERE json_each.value = ?)")
-        params.append(f.flag)
-    if f.critical_only:
-        clauses.append("s.critical_failed = 1")
-    if f.call_ids is not None:
-        clauses.append(f"c.call_id IN ({', '.join('?' for _ in f.call_ids)})")
-        params.extend(f.call_ids)
     return " AND ".join(clauses), params
+
+
+def _where(f: CallFilter) -> tuple[str, list[Any]]:
+    always = ["s.is_current = 1"]
+    if f.critical_only:
+        always.append("s.critical_failed = 1")
+    sql, params = _conditions(
+        ("c.agent_id = ?", f.agent_id), ("c.team = ?", f.team), ("c.queue = ?", f.queue),
+        ("s.rubric_id = ?", f.rubric_id), ("c.call_date >= ?", f.date_from or None),
+        ("c.call_date <= ?", f.date_to or None), ("s.percent >= ?", f.min_percent),
+        ("s.percent <= ?", f.max_percent),
+        ("EXISTS (SELECT 1 FROM item_scores i WHERE i.score_id = s.score_id AND i.item_id = ? "
+         "AND i.status IN ('fail', 'critical'))", f.failed_item or None),
+        ("EXISTS (SELECT 1 FROM json_each(s.flags) WHERE json_each.value = ?)", f.flag or None),
+        always=always)
+    if f.call_ids is not None:
+        sql += f" AND c.call_id IN ({', '.join('?' for _ in f.call_ids)})"
+        params.extend(f.call_ids)
+    return sql, params
 
 
 CALL_LIST_COLUMNS = (
@@ -883,6 +885,45 @@ def reviewed_score(db: Database, call_id: str) -> dict:
             "critical_failed": critical, "reviewed": bool(latest), "items": items}
 
 
+def reviewed_labels(db: Database, item_id: str | None = None) -> list[dict]:
+    """Reviewer-confirmed item labels, for training and agreement: one row per call and
+    item a reviewer confirmed or overrode (purpose `review`, the latest review counts),
+    with the automatic status, the reviewed `label` (the override's status, or the
+    automatic status when confirmed), the reviewer and the call's language."""
+    params: list[Any] = []
+    extra = ""
+    if item_id is not None:
+        extra, params = " AND r.item_id = ?", [item_id]
+    rows = db.query(
+        "SELECT r.call_id, r.item_id, r.action, r.status AS override_status, r.points, "
+        "r.reviewer, r.reason, r.created_at, i.status AS automatic_status, c.language "
+        "FROM reviews r JOIN scores s ON s.call_id = r.call_id AND s.rubric_id = r.rubric_id "
+        "AND s.is_current = 1 JOIN item_scores i ON i.score_id = s.score_id AND "
+        "i.item_id = r.item_id JOIN calls c ON c.call_id = r.call_id WHERE r.purpose = "
+        "'review' AND r.item_id IS NOT NULL AND r.review_id = (SELECT MAX(review_id) FROM "
+        "reviews q WHERE q.call_id = r.call_id AND q.item_id = r.item_id AND q.purpose = "
+        f"'review'){extra} ORDER BY r.call_id, r.item_id", params)
+    out = []
+    for row in rows:
+        row["label"] = (row["override_status"] if row["action"] == "override" and
+                        row["override_status"] else row["automatic_status"])
+        out.append(row)
+    return out
+
+
+def feedback_segments(db: Database) -> list[dict]:
+    """Rule hits reviewers judged, with the (masked) text of the segment each was found
+    in: the segment-level labels (`false_hit` or `correct`, the latest verdict counts)
+    that a tone or rule model can learn from."""
+    return list(db.query(
+        "SELECT f.call_id, f.item_id, f.check_type, f.verdict, f.reviewer, n.segment_index, "
+        "n.speaker, g.text, c.language FROM finding_feedback f JOIN findings n ON "
+        "n.finding_id = f.finding_id LEFT JOIN segments g ON g.call_id = n.call_id AND "
+        "g.idx = n.segment_index JOIN calls c ON c.call_id = f.call_id WHERE f.feedback_id = "
+        "(SELECT MAX(feedback_id) FROM finding_feedback h WHERE h.finding_id = f.finding_id) "
+        "ORDER BY f.call_id, n.segment_index"))
+
+
 def add_coaching_note(db: Database, call_id: str, author: str, note: str, *,
                       category: str = "", suggested_phrase: str = "",
                       item_id: str | None = None, segment_index: int | None = None,
@@ -908,21 +949,14 @@ def coaching_notes(db: Database, *, call_id: str | None = None, agent_id: str | 
                    date_to: str | None = None) -> list[dict]:
     """Coaching notes still in force (not superseded), oldest first, filtered by call,
     agent, team or the call's date."""
-    clauses, params = ["n.note_id NOT IN (SELECT supersedes FROM coaching_notes WHERE "
-                       "supersedes IS NOT NULL)"], []
-    for column, value in (("n.call_id", call_id), ("n.agent_id", agent_id), ("c.team", team)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if date_from:
-        clauses.append("c.call_date >= ?")
-        params.append(date_from)
-    if date_to:
-        clauses.append("c.call_date <= ?")
-        params.append(date_to)
+    sql, params = _conditions(
+        ("n.call_id = ?", call_id), ("n.agent_id = ?", agent_id), ("c.team = ?", team),
+        ("c.call_date >= ?", date_from or None), ("c.call_date <= ?", date_to or None),
+        always=["n.note_id NOT IN (SELECT supersedes FROM coaching_notes WHERE supersedes "
+                "IS NOT NULL)"])
     return list(db.query("SELECT n.*, c.agent_name, c.team, c.call_date FROM coaching_notes n "
-                         "LEFT JOIN calls c ON c.call_id = n.call_id WHERE "
-                         f"{' AND '.join(clauses)} ORDER BY n.note_id", params))
+                         f"LEFT JOIN calls c ON c.call_id = n.call_id WHERE {sql} "
+                         "ORDER BY n.note_id", params))
 
 
 def raise_dispute(db: Database, call_id: str, item_id: str, raised_by: str, comment: str,
@@ -960,20 +994,14 @@ def decide_dispute(db: Database, dispute_id: int, decided_by: str, outcome: str,
 def list_disputes(db: Database, *, call_id: str | None = None, agent_id: str | None = None,
                   open_only: bool = False) -> list[dict]:
     """Disputes with their decision (None while open), oldest first."""
-    clauses, params = ["1 = 1"], []
-    if call_id:
-        clauses.append("d.call_id = ?")
-        params.append(call_id)
-    if agent_id:
-        clauses.append("c.agent_id = ?")
-        params.append(agent_id)
-    if open_only:
-        clauses.append("x.decision_id IS NULL")
+    sql, params = _conditions(("d.call_id = ?", call_id or None),
+                              ("c.agent_id = ?", agent_id or None),
+                              always=["x.decision_id IS NULL"] if open_only else ())
     return list(db.query(
         "SELECT d.*, c.agent_id, x.outcome, x.decided_by, x.points AS decided_points, "
         "x.comment AS decision_comment, x.created_at AS decided_at FROM disputes d "
         "LEFT JOIN calls c ON c.call_id = d.call_id LEFT JOIN dispute_decisions x ON "
-        f"x.dispute_id = d.dispute_id WHERE {' AND '.join(clauses)} ORDER BY d.dispute_id",
+        f"x.dispute_id = d.dispute_id WHERE {sql} ORDER BY d.dispute_id",
         params))
 
 

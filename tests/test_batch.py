@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
@@ -32,6 +33,7 @@ def test_a_folder_is_scored_into_the_database_with_a_summary(tmp_path):
     result = batch(str(tmp_path / "in"), db=db)
     assert result.returncode == 0, result.stderr
     assert "completed: scored 5, skipped 0, failed 0 of 5" in result.stderr
+    assert "batch: 5/5 (scored 5, skipped 0, failed 0)" in result.stderr  # not a TTY: log lines
     assert "calls/s" in result.stderr
     assert scalar(db, "SELECT COUNT(*) FROM calls") == 5
     assert scalar(db, "SELECT COUNT(*) FROM scores WHERE is_current = 1") == 5
@@ -256,11 +258,22 @@ def _wait_for_scores(db: Path, proc: subprocess.Popen, at_least: int, timeout: f
     pytest.fail("the batch wrote no scores in time")
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+@contextlib.contextmanager
+def batch_under_way(count: int, tmp_path: Path, scored_at_least: int):
+    """A real `qa batch` over `count` calls that has written some scores; its process group
+    is killed on the way out, whatever the test did."""
+    write_calls(tmp_path / "in", count)
+    db = tmp_path / "qa.db"
+    proc = _start_batch(tmp_path / "in", db)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        _wait_for_scores(db, proc, at_least=scored_at_least)
+        yield proc, db
+    finally:
+        time.sleep(0.5)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _assert_each_call_scored_once(db: Path, count: int) -> None:
@@ -279,16 +292,9 @@ def _assert_each_call_scored_once(db: Path, count: int) -> None:
 
 def test_sigkill_part_way_then_the_next_run_scores_every_call_exactly_once(tmp_path):
     count = 240
-    write_calls(tmp_path / "in", count)
-    db = tmp_path / "qa.db"
-    proc = _start_batch(tmp_path / "in", db)
-    try:
-        _wait_for_scores(db, proc, at_least=12)
+    with batch_under_way(count, tmp_path, scored_at_least=12) as (proc, db):
         proc.send_signal(signal.SIGKILL)  # the parent only, as `kill -9 PID` does
         proc.wait(timeout=30)
-    finally:
-        time.sleep(0.5)
-        _kill_group(proc)
     partial = scalar(db, "SELECT COUNT(*) FROM scores")
     assert 12 <= partial < count
     assert scalar(db, "PRAGMA integrity_check") == "ok"
@@ -302,15 +308,9 @@ def test_sigkill_part_way_then_the_next_run_scores_every_call_exactly_once(tmp_p
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_or_sigint_stops_cleanly_after_the_calls_in_flight(tmp_path, signum):
     count = 240
-    write_calls(tmp_path / "in", count)
-    db = tmp_path / "qa.db"
-    proc = _start_batch(tmp_path / "in", db)
-    try:
-        _wait_for_scores(db, proc, at_least=8)
+    with batch_under_way(count, tmp_path, scored_at_least=8) as (proc, db):
         os.killpg(proc.pid, signum)  # the whole group, as a terminal's Ctrl-C does
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        _kill_group(proc)
     assert proc.returncode == 128 + signum, stderr
     assert "interrupted: scored" in stderr
     assert scalar(db, "SELECT status FROM runs") == "interrupted"
@@ -318,3 +318,31 @@ def test_sigterm_or_sigint_stops_cleanly_after_the_calls_in_flight(tmp_path, sig
     result = batch(str(tmp_path / "in"), db=db)
     assert result.returncode == 0
     _assert_each_call_scored_once(db, count)
+
+
+def test_on_a_terminal_a_progress_bar_shows_the_rate_and_the_time_left(tmp_path):
+    import pty
+
+    write_calls(tmp_path / "in", 3)
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "batch", str(tmp_path / "in"), "--db",
+         str(tmp_path / "qa.db"), "--rubric", "zh-bank-hotline", "--workers", "1"],
+        cwd=REPO, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+        env={**os.environ, "COLUMNS": "160", "TERM": "xterm"})
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    screen = output.decode("utf-8", "replace")
+    assert "━" in screen and "calls/s" in screen and "ETA" in screen
+    assert "3/3" in screen and "batch: 3/3" not in screen  # the bar, not log lines
+    assert "completed: scored 3" in screen

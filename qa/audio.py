@@ -1,0 +1,216 @@
+"""Decoding call recordings and measuring who speaks when.
+
+`decode(path)` reads wav/mp3/m4a/ogg/flac/... at any sample rate (8 kHz telephone audio
+included) through PyAV (FFmpeg bundled, no system ffmpeg needed) into 16 kHz mono
+channels, one per recorded channel (2-channel recordings keep agent and customer apart).
+Samples are held as int16, one copy per channel, and handed to the recogniser and the
+VAD as float32 windows of a few minutes, so an hour-long recording never sits in memory
+as several float copies.
+
+`speech_intervals(channel)` runs the Silero VAD model that faster-whisper ships as ONNX
+(no torch) over a channel in blocks, giving merged speech intervals in seconds.
+`voice_activity(...)` turns the intervals of a 2-channel call into a
+`qa.checks.VoiceActivity` for the silence and overlap checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.checks import Interval, VoiceActivity
+from qa.errors import AudioError
+from qa.weights import prepare_engine_environment
+
+__all__ = [
+    "AUDIO_EXTENSIONS", "SAMPLE_RATE", "AudioError", "DecodedAudio", "decode",
+    "speech_intervals", "voice_activity", "file_sha256", "VadSettings", "audio_files",
+]
+
+AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus",
+                              ".flac", ".wma", ".amr", ".webm"})
+SAMPLE_RATE = 16_000
+_INT16_SCALE = 32768.0
+# A recording whose loudest sample is below this (about -66 dBFS) holds no speech.
+_SILENT_PEAK = 16
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A recording at 16 kHz: one int16 array per recorded channel (1 or 2)."""
+
+    path: str
+    channels: tuple[np.ndarray, ...]
+    source_rate: int
+    codec: str
+
+    @property
+    def duration(self) -> float:
+        return len(self.channels[0]) / SAMPLE_RATE
+
+    def window(self, channel: int, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
+        """Float32 samples in [-1, 1) of one channel between two times (a new array)."""
+        samples = self.channels[channel]
+        first = max(0, int(round(start_s * SAMPLE_RATE)))
+        last = len(samples) if end_s is None else min(len(samples), int(round(end_s * SAMPLE_RATE)))
+        return samples[first:last].astype(np.float32) / _INT16_SCALE
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open(path: Path):
+    import av
+
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise AudioError(str(path), "", f"not a readable audio file ({_ffmpeg_reason(exc)})") from None
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+class _Int16Buffer:
+    """A growing (channels, samples) int16 array: one copy, grown in place by doubling."""
+
+    def __init__(self, channels: int, expected: int):
+        self.data = np.empty((channels, max(expected, SAMPLE_RATE)), dtype=np.int16)
+        self.size = 0
+
+    def append(self, block: np.ndarray) -> None:
+        n = block.shape[1]
+        if self.size + n > self.data.shape[1]:
+            grown = np.empty((self.data.shape[0], max(2 * self.data.shape[1], self.size + n)),
+                             dtype=np.int16)
+            grown[:, :self.size] = self.data[:, :self.size]
+            self.data = grown
+        self.data[:, self.size:self.size + n] = block
+        self.size += n
+
+    def channels(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.ascontiguousarray(row[:self.size]) for row in self.data)
+
+
+def decode(path: str | Path) -> DecodedAudio:
+    """Decode a recording to 16 kHz int16, one array per channel.
+
+    Raises AudioError naming the file when it is missing, empty, corrupt, has no audio
+    stream, uses a codec FFmpeg cannot decode, has more than two channels, holds no
+    samples, or is silent.
+    """
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(str(path), "", "no such file")
+    if not path.is_file():
+        raise AudioError(str(path), "", "not a file")
+    if path.stat().st_size == 0:
+        raise AudioError(str(path), "", "empty file (0 bytes)")
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise AudioError(str(path), "", "no audio stream in the file")
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        if ctx is None:
+            raise AudioError(str(path), "", "unsupported codec: FFmpeg has no decoder for "
+                                            "this file's audio")
+        codec = ctx.name
+        channels = ctx.channels
+        if channels > 2:
+            raise AudioError(str(path), "", f"{channels} channels: callqa reads mono or "
+                                            f"2-channel (agent/customer) recordings")
+        layout = "stereo" if channels == 2 else "mono"
+        resampler = av.AudioResampler(format="s16p", layout=layout, rate=SAMPLE_RATE)
+        expected = int((float(container.duration) / 1e6 if container.duration else 60.0) * SAMPLE_RATE)
+        buffer = _Int16Buffer(2 if channels == 2 else 1, expected + SAMPLE_RATE)
+        source_rate = ctx.sample_rate
+        try:
+            for frame in container.decode(stream):
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    buffer.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                buffer.append(out.to_ndarray())
+        except av.error.DecoderNotFoundError:
+            raise AudioError(str(path), "", f"unsupported codec ({codec}): FFmpeg has no "
+                                            f"decoder for it") from None
+        except av.error.FFmpegError as exc:
+            if buffer.size == 0:
+                raise AudioError(str(path), "", f"corrupt audio ({_ffmpeg_reason(exc)})") from None
+            # A damaged tail: keep what decoded (a truncated recording is still a call).
+    if buffer.size == 0:
+        raise AudioError(str(path), "", "zero-length recording: no audio samples")
+    decoded = DecodedAudio(str(path), buffer.channels(), source_rate, codec)
+    if max(int(np.abs(ch.astype(np.int32)).max()) for ch in decoded.channels) < _SILENT_PEAK:
+        raise AudioError(str(path), "", f"silent recording ({decoded.duration:.1f} s of silence)")
+    return decoded
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    """Silero VAD settings for measuring talk (tighter than the ones used to cut audio
+    for the recogniser, so silences and overlaps come out at their real length)."""
+
+    threshold: float = 0.45
+    min_speech_ms: int = 200
+    min_silence_ms: int = 300
+    speech_pad_ms: int = 150
+    block_s: float = 300.0
+
+
+def speech_intervals(audio: DecodedAudio, channel: int,
+                     settings: VadSettings = VadSettings()) -> tuple[Interval, ...]:
+    """Speech intervals (seconds) of one channel, from the Silero VAD model run over
+    blocks of `block_s` (speech running across a block edge is joined up again)."""
+    prepare_engine_environment()
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(threshold=settings.threshold,
+                         min_speech_duration_ms=settings.min_speech_ms,
+                         min_silence_duration_ms=settings.min_silence_ms,
+                         speech_pad_ms=settings.speech_pad_ms)
+    found: list[Interval] = []
+    step = settings.block_s
+    start = 0.0
+    while start < audio.duration:
+        samples = audio.window(channel, start, start + step)
+        for ts in get_speech_timestamps(samples, options, sampling_rate=SAMPLE_RATE):
+            iv = Interval(round(start + ts["start"] / SAMPLE_RATE, 3),
+                          round(start + ts["end"] / SAMPLE_RATE, 3))
+            if found and iv.start - found[-1].end <= settings.min_silence_ms / 1000:
+                found[-1] = Interval(found[-1].start, max(found[-1].end, iv.end))
+            else:
+                found.append(iv)
+        start += step
+    return tuple(found)
+
+
+def voice_activity(agent: tuple[Interval, ...], customer: tuple[Interval, ...],
+                   duration: float) -> VoiceActivity:
+    return VoiceActivity(agent=agent, customer=customer, duration=round(duration, 3))
+
+
+def audio_files(paths: list[Path] | tuple[Path, ...]) -> list[Path]:
+    """The recordings the paths name: each file as given (whatever its suffix, so a wrong
+    file is reported rather than skipped), and every file with an audio suffix below a
+    folder, sorted."""
+    files: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*")
+                                if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS))
+        else:
+            files.append(path)
+    return files

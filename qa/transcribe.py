@@ -1,0 +1,281 @@
+"""Recognising speech in call recordings with Whisper, offline.
+
+`make_transcriber(options)` loads the model once; `Transcriber.transcribe(path, call)`
+decodes the recording (qa.audio), measures voice activity per channel, recognises each
+channel in windows of at most `window_s` seconds cut at pauses (so an hour-long file is
+never handed to the recogniser whole), and returns an `AudioTranscription`: a
+`qa.model.Transcript` with roles, Simplified `text`, the engine's `raw_text` and word
+timestamps, and the `VoiceActivity` the silence and overlap checks use.
+
+Roles: on a 2-channel recording the channel is the role (`agent_channel`, default left);
+on a mono recording `qa.roles.mono_roles` decides from what is said, else `unknown`.
+
+Decoding settings were chosen by measurement on the human-labelled Mandarin clips
+(bench/asr.py): float32 beam 5 gave a lower character error rate than int8 at a cost
+in speed that stays within the real-time target; a single temperature (no fallback: the
+fallback stalled for 20 s on short bad clips); no conditioning on the previous window's
+text (it carries a hallucination on); no initial prompt ever (Whisper copies a prompt
+into the transcript, and a QA tool would then pass a call where nobody said the phrase).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from qa.audio import DecodedAudio, VadSettings, decode, file_sha256, speech_intervals, voice_activity
+from qa.checks import Interval, VoiceActivity
+from qa.errors import AudioError, QAError
+from qa.model import Call, Segment, Transcript, Word
+from qa.roles import mono_roles
+from qa.text import detect_language, to_display
+from qa.weights import ResolvedModel, prepare_engine_environment, resolve_model
+
+__all__ = ["TranscribeOptions", "Transcriber", "AudioTranscription", "make_transcriber",
+           "FasterWhisperTranscriber", "recognition_windows", "align_to_speech", "missed_speech", "LANGUAGES", "ENGINES"]
+
+LANGUAGES = ("auto", "zh", "en")
+ENGINES = ("faster-whisper", "openai-whisper")
+COMPUTE_TYPES = ("float32", "int8", "int8_float32", "int16")
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    engine: str = "faster-whisper"
+    model: str | None = None          # a CTranslate2 Whisper directory; None: installed package
+    language: str = "auto"            # auto | zh | en
+    agent_channel: str = "left"       # which channel of a 2-channel recording is the agent
+    compute_type: str = "float32"
+    beam_size: int = 5
+    threads: int = 0                  # CTranslate2 threads; 0: its default
+    window_s: float = 600.0           # longest stretch of audio handed to Whisper at once
+    # Audio kept around the recogniser's own speech cuts: 800 ms keeps a short first word
+    # (the 好 that opens a sentence) that 400 ms clipped on the labelled clips.
+    speech_pad_ms: int = 800
+    vad: VadSettings = field(default_factory=VadSettings)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise QAError(f"unknown engine {self.engine!r} (expected one of {', '.join(ENGINES)})")
+        if self.language not in LANGUAGES:
+            raise QAError(f"unknown language {self.language!r} (expected auto, zh or en)")
+        if self.agent_channel not in ("left", "right"):
+            raise QAError(f"agent channel must be left or right, not {self.agent_channel!r}")
+        if self.compute_type not in COMPUTE_TYPES:
+            raise QAError(f"unknown compute type {self.compute_type!r} "
+                          f"(expected one of {', '.join(COMPUTE_TYPES)})")
+        if self.beam_size < 1:
+            raise QAError("beam size must be at least 1")
+
+
+@dataclass(frozen=True)
+class AudioTranscription:
+    transcript: Transcript
+    voice: VoiceActivity | None  # per-role speech from the audio; None for mono recordings
+
+
+class Transcriber(Protocol):
+    engine_id: str
+
+    def transcribe(self, path: str | Path, call: Call | None = None) -> AudioTranscription:
+        """Transcribe one recording; raises AudioError (a QAError) on bad input."""
+        ...
+
+
+def make_transcriber(options: TranscribeOptions = TranscribeOptions()) -> Transcriber:
+    """Load the engine and model once; the transcriber is reused for many files.
+    Raises WeightsError when no model is found (saying what to install)."""
+    if options.engine == "openai-whisper":
+        raise QAError("the openai-whisper engine is not available in this build; "
+                      "use --engine faster-whisper")
+    return FasterWhisperTranscriber(options)
+
+
+def recognition_windows(intervals: tuple[Interval, ...], duration: float, window_s: float,
+                        pad_s: float = 0.5) -> list[tuple[float, float]]:
+    """(start, end) stretches covering the speech intervals, each at most `window_s` long
+    where possible, cut in pauses between intervals (an interval longer than a window is
+    cut hard)."""
+    windows: list[tuple[float, float]] = []
+    start = end = None
+    for iv in intervals:
+        s, e = max(0.0, iv.start - pad_s), min(duration, iv.end + pad_s)
+        if start is None:
+            start, end = s, e
+        elif e - start <= window_s:
+            end = max(end, e)
+        else:
+            windows.append((start, end))
+            start, end = max(s, end), e
+        while end - start > window_s:
+            windows.append((start, start + window_s))
+            start += window_s
+    if start is not None:
+        windows.append((start, end))
+    return windows
+
+
+def snap_to_speech(start: float, end: float,
+                   intervals: tuple[Interval, ...]) -> tuple[float, float]:
+    """A segment's times narrowed to the voice activity it overlaps: Whisper's first word
+    often starts at the beginning of its window, where the VAD heard nobody yet."""
+    overlapping = [iv for iv in intervals if iv.end > start and iv.start < end]
+    if not overlapping:
+        return start, end
+    snapped = max(start, overlapping[0].start), min(end, overlapping[-1].end)
+    return snapped if snapped[0] < snapped[1] else (start, end)
+
+
+def align_to_speech(times: list[tuple[float, float]],
+                    intervals: tuple[Interval, ...]) -> list[tuple[float, float]]:
+    """One channel's segment times (in order) fitted to its voice activity: narrowed to
+    the speech they overlap, then widened to the edges of the speech interval they start
+    and end in, unless a neighbouring segment lies in that interval too. The VAD places
+    the edges of speech better than Whisper's word timing, which ends words early."""
+    narrowed = [snap_to_speech(s, e, intervals) for s, e in times]
+    fitted = []
+    for i, (start, end) in enumerate(narrowed):
+        prev_end = narrowed[i - 1][1] if i else None
+        next_start = narrowed[i + 1][0] if i + 1 < len(narrowed) else None
+        for iv in intervals:
+            if iv.start <= start <= iv.end and (prev_end is None or prev_end <= iv.start):
+                start = iv.start
+            if iv.start <= end <= iv.end and (next_start is None or next_start >= iv.end):
+                end = iv.end
+        fitted.append((start, end))
+    return fitted
+
+
+def missed_speech(intervals: tuple[Interval, ...], segments: list[tuple[float, float]],
+                  min_s: float = 0.4, covered_share: float = 0.3) -> list[Interval]:
+    """Speech intervals of at least `min_s` that recognised segments cover less than
+    `covered_share` of."""
+    missed = []
+    for iv in intervals:
+        length = iv.end - iv.start
+        if length < min_s:
+            continue
+        covered = sum(max(0.0, min(iv.end, e) - max(iv.start, s)) for s, e in segments)
+        if covered < covered_share * length:
+            missed.append(iv)
+    return missed
+
+
+def _confidence(avg_logprob: float) -> float:
+    return round(min(1.0, max(0.0, math.exp(avg_logprob))), 3)
+
+
+class FasterWhisperTranscriber:
+    """Whisper through faster-whisper (CTranslate2 on CPU), from local weights only."""
+
+    def __init__(self, options: TranscribeOptions = TranscribeOptions()):
+        self.options = options
+        self.model_info: ResolvedModel = resolve_model(options.model)
+        prepare_engine_environment()
+        import ctranslate2
+        import faster_whisper
+        from faster_whisper import WhisperModel
+
+        try:
+            self._model = WhisperModel(str(self.model_info.path), device="cpu",
+                                       compute_type=options.compute_type,
+                                       cpu_threads=options.threads, local_files_only=True)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise QAError(f"{self.model_info.path}: cannot load the Whisper model ({exc})") from None
+        self.engine_id = (f"faster-whisper {faster_whisper.__version__} (ctranslate2 "
+                          f"{ctranslate2.__version__}) {self.model_info.label} "
+                          f"{options.compute_type} beam {options.beam_size}")
+
+    def transcribe(self, path: str | Path, call: Call | None = None) -> AudioTranscription:
+        path = Path(path)
+        audio = decode(path)
+        stereo = len(audio.channels) == 2
+        agent_index = 0 if self.options.agent_channel == "left" else 1
+        intervals = [speech_intervals(audio, ch, self.options.vad)
+                     for ch in range(len(audio.channels))]
+        segments: list[Segment] = []
+        for ch, channel_intervals in enumerate(intervals):
+            speaker = ("agent" if ch == agent_index else "customer") if stereo else "unknown"
+            segments.extend(self._recognise(audio, ch, channel_intervals, speaker))
+        if not segments:
+            raise AudioError(str(path), "", f"no speech recognised in {audio.duration:.1f} s "
+                                            f"of audio")
+        segments.sort(key=lambda s: (s.start, s.end))
+        call = self._call(path, audio, call)
+        if not stereo:
+            roles = mono_roles([s.text for s in segments], call.organisation)
+            segments = [replace(s, speaker=r) for s, r in zip(segments, roles)]  # type: ignore[arg-type]
+        voice = (voice_activity(intervals[agent_index], intervals[1 - agent_index], audio.duration)
+                 if stereo else None)
+        language = (self.options.language if self.options.language != "auto"
+                    else detect_language(" ".join(s.text for s in segments)))
+        transcript = Transcript(
+            call_id=call.call_id, language=language, segments=tuple(segments), call=call,
+            engine=self.engine_id, model=self.model_info.label,
+            extra={"audio": {"channels": len(audio.channels), "source_rate": audio.source_rate,
+                             "codec": audio.codec, "duration_s": round(audio.duration, 3),
+                             "agent_channel": self.options.agent_channel if stereo else None,
+                             "roles": "channel" if stereo else "mono-cues"},
+                   "voice_activity": _voice_dict(voice, intervals[0] if not stereo else ())})
+        return AudioTranscription(transcript, voice)
+
+    def _call(self, path: Path, audio: DecodedAudio, call: Call | None) -> Call:
+        call = call or Call(call_id=path.stem)
+        return replace(call, audio_path=call.audio_path or str(path),
+                       audio_sha256=call.audio_sha256 or file_sha256(path),
+                       duration_s=call.duration_s or round(audio.duration, 3))
+
+    def _recognise(self, audio: DecodedAudio, channel: int, intervals: tuple[Interval, ...],
+                   speaker: str) -> list[Segment]:
+        recognised: list[Segment] = []
+        for start, end in recognition_windows(intervals, audio.duration, self.options.window_s):
+            recognised.extend(self._recognise_window(audio, channel, start, end, speaker))
+        # Whisper sometimes ends a window after its first sentence and skips the rest; speech
+        # the VAD heard that no segment covers is recognised again on its own.
+        for iv in missed_speech(intervals, [(s.start, s.end) for s in recognised]):
+            recognised.extend(self._recognise_window(audio, channel, max(0.0, iv.start - 0.3),
+                                                     min(audio.duration, iv.end + 0.3), speaker))
+        recognised.sort(key=lambda s: s.start)
+        fitted = align_to_speech([(s.start, s.end) for s in recognised], intervals)
+        return [replace(s, start=a, end=max(a, b)) for s, (a, b) in zip(recognised, fitted)]
+
+    def _recognise_window(self, audio: DecodedAudio, channel: int, start: float, end: float,
+                          speaker: str) -> list[Segment]:
+        opts = self.options
+        found, _info = self._model.transcribe(
+            audio.window(channel, start, end),
+            language=None if opts.language == "auto" else opts.language,
+            beam_size=opts.beam_size, temperature=0.0, condition_on_previous_text=False,
+            vad_filter=True, vad_parameters={"speech_pad_ms": opts.speech_pad_ms},
+            word_timestamps=True, initial_prompt=None)
+        segments = []
+        for seg in found:
+            raw = seg.text.strip()
+            if not raw:
+                continue
+            words = tuple(Word(_seconds(start + w.start), _seconds(start + w.end), w.word,
+                               _seconds(w.probability)) for w in seg.words or ())
+            segments.append(Segment(
+                start=words[0].start if words else _seconds(start + seg.start),
+                end=words[-1].end if words else _seconds(start + seg.end),
+                speaker=speaker,  # type: ignore[arg-type]
+                text=to_display(raw), raw_text=raw,
+                confidence=_confidence(seg.avg_logprob), words=words))
+        return segments
+
+
+def _seconds(value: float) -> float:
+    return round(float(value), 3)
+
+
+def _voice_dict(voice: VoiceActivity | None, mono: tuple[Interval, ...]) -> dict:
+    """Voice activity as JSON (kept in the transcript so scoring a saved transcript can
+    use the audio's silences): per role for 2-channel audio, one list for mono."""
+    def spans(ivs):
+        return [[iv.start, iv.end] for iv in ivs]
+    if voice is not None:
+        return {"agent": spans(voice.agent), "customer": spans(voice.customer),
+                "duration": voice.duration}
+    return {"speech": spans(mono)}

@@ -16,6 +16,7 @@ calibrated. `TextModel` is a trained task model; `call_prediction` turns one int
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -242,8 +243,19 @@ def task_spec(name: str) -> Task:
 
 def model_text(text: str) -> str:
     """The text a task model reads: the display form (Simplified, NFKC), lower case, with
-    punctuation kept."""
-    return to_display(text).lower()
+    punctuation kept; the turns of a joined side stay on their own lines."""
+    return "\n".join(to_display(line).lower() for line in text.split("\n"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _turn_words(turn: str) -> tuple[str, ...]:
+    return tuple(tokenize(turn, hmm=False))
+
+
+def word_tokens(text: str) -> list[str]:
+    """The word features of a model text: qa.text.tokenize per line (turn), with jieba's
+    dictionary words only, kept for repeated turns (好的, 对的, 谢谢 recur in every call)."""
+    return [w for line in text.split("\n") for w in _turn_words(line)]
 
 
 _ROLE_RE = re.compile(r"^\s*(customer|agent|user|客户|坐席|客服)\s*[:：]\s*", re.IGNORECASE)
@@ -289,13 +301,13 @@ WORD_FEATURES = 30000
 
 def text_features(char_features: int = CHAR_FEATURES,
                   word_features: int = WORD_FEATURES) -> FeatureUnion:
-    """jieba words (qa.text.tokenize, with the bank domain dictionary) and character 1-3
+    """jieba words (word_tokens: qa.text.tokenize with the bank domain dictionary) and character 1-3
     grams of the model text, each TF-IDF weighted."""
     return FeatureUnion([
         ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
                                   sublinear_tf=True, max_features=char_features,
                                   dtype=np.float32)),
-        ("words", TfidfVectorizer(analyzer=tokenize, min_df=2, sublinear_tf=True,
+        ("words", TfidfVectorizer(analyzer=word_tokens, min_df=2, sublinear_tf=True,
                                   max_features=word_features, dtype=np.float32)),
     ])
 
@@ -343,6 +355,7 @@ class TextModel:
     pipeline: Pipeline
     card: dict[str, Any] = field(default_factory=dict)
     baseline: Pipeline | None = None
+    _scorer: "CalibratedTaskScorer | None" = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -353,9 +366,15 @@ class TextModel:
         return self.task.labels
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """P(label) for each text (rows) and label (columns, in `labels` order)."""
-        return _ordered_probabilities(self.pipeline, [model_text(t) for t in texts],
-                                      self.labels)
+        """P(label) for each text (rows) and label (columns, in `labels` order): the
+        numbers of the pipeline's predict_proba, for a few texts computed directly from
+        its vocabularies and weights (CalibratedTaskScorer)."""
+        prepared = [model_text(t) for t in texts]
+        if len(prepared) <= FAST_PATH_TEXTS:
+            if self._scorer is None:
+                self._scorer = CalibratedTaskScorer(self.pipeline, self.labels)
+            return self._scorer.probabilities(prepared)
+        return _ordered_probabilities(self.pipeline, prepared, self.labels)
 
     def baseline_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         if self.baseline is None:
@@ -378,7 +397,7 @@ class TextModel:
                 at += len(unit)
                 rows.append(part.mean(axis=0) if len(part) else self.prior())
             return np.vstack(rows) if rows else np.zeros((0, len(self.labels)))
-        joined = score([" ".join(unit) for unit in units])
+        joined = score(["\n".join(unit) for unit in units])
         last = score([unit[-1] if unit else "" for unit in units])
         return (joined + last) / 2.0
 
@@ -386,6 +405,78 @@ class TextModel:
         counts = self.card.get("train_label_counts", {})
         total = sum(counts.values()) or 1
         return np.array([counts.get(label, 0) / total for label in self.labels])
+
+
+# Up to this many texts, probabilities are computed without scikit-learn: its per-call
+# validation costs more than the arithmetic for the turns of one call.
+FAST_PATH_TEXTS = 64
+
+
+class CalibratedTaskScorer:
+    """predict_proba of a task pipeline (FeatureUnion of TF-IDF vectorizers, then a
+    sigmoid-calibrated linear SVM kept as one estimator) in plain Python and numpy."""
+
+    def __init__(self, pipeline: Pipeline, labels: Sequence[str]):
+        features = pipeline.named_steps["features"]
+        calibrated = pipeline.named_steps["model"].calibrated_classifiers_[0]
+        svm = calibrated.estimator
+        coef = np.asarray(svm.coef_, dtype=float)  # (1 or k, n_features)
+        self.blocks = []
+        offset = 0
+        for _, vectorizer in features.transformer_list:
+            if vectorizer.norm != "l2" or not vectorizer.use_idf:
+                raise ValueError("CalibratedTaskScorer needs l2 TF-IDF vectorizers")
+            width = len(vectorizer.vocabulary_)
+            idf = vectorizer.idf_
+            block_coef = coef[:, offset:offset + width]
+            terms = {term: (float(idf[j]), block_coef[:, j] * idf[j])
+                     for term, j in vectorizer.vocabulary_.items()}
+            self.blocks.append((vectorizer.build_analyzer(), bool(vectorizer.sublinear_tf), terms))
+            offset += width
+        self.intercept = np.asarray(svm.intercept_, dtype=float)
+        classes = [str(c) for c in calibrated.classes]
+        self.binary = len(classes) == 2
+        self.a = np.array([c.a_ for c in calibrated.calibrators], dtype=float)
+        self.b = np.array([c.b_ for c in calibrated.calibrators], dtype=float)
+        estimator_classes = [str(c) for c in svm.classes_]
+        self.columns = [classes.index(c) for c in estimator_classes]
+        self.classes = classes
+        self.order = [classes.index(label) if label in classes else -1 for label in labels]
+
+    def decision(self, text: str) -> np.ndarray:
+        total = self.intercept.copy()
+        for analyzer, sublinear, terms in self.blocks:
+            counts = Counter(analyzer(text))
+            norm = 0.0
+            dot = np.zeros_like(total)
+            for term, count in counts.items():
+                found = terms.get(term)
+                if found is None:
+                    continue
+                idf, weights = found
+                tf = (1.0 + math.log(count)) if sublinear else float(count)
+                norm += tf * tf * idf * idf
+                dot += tf * weights
+            if norm:
+                total += dot / math.sqrt(norm)
+        return total
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.order)))
+        for row, text in enumerate(texts):
+            calibrated = 1.0 / (1.0 + np.exp(self.a * self.decision(text) + self.b))
+            proba = np.zeros(len(self.classes))
+            if self.binary:
+                proba[1] = calibrated[0]
+                proba[0] = 1.0 - calibrated[0]
+            else:
+                proba[self.columns] = calibrated
+                total = proba.sum()
+                proba = proba / total if total else np.full(len(proba), 1.0 / len(proba))
+            for j, column in enumerate(self.order):
+                if column >= 0:
+                    out[row, j] = proba[column]
+        return out
 
 
 def _ordered_probabilities(pipeline: Pipeline, texts: list[str],
@@ -452,7 +543,7 @@ def training_texts(task: Task, units: Sequence[Sequence[str]],
     for unit, label in zip(units, labels):
         if not unit:
             continue
-        for text in (unit if task.per_turn else [" ".join(unit)]):
+        for text in (unit if task.per_turn else ["\n".join(unit)]):
             texts.append(text)
             targets.append(label)
     return texts, targets

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def read_labelled(path: str | Path) -> LabelledRows:
 
 
 def _csv_rows(text: str, source: str) -> LabelledRows:
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = [c.strip() for c in (reader.fieldnames or [])]
     for needed in ("text", "label"):
         if needed not in columns:

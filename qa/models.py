@@ -142,12 +142,12 @@ def _load_pipeline(directory: Path, name: str):
 
 def _trusted(types: list[str]) -> bool:
     # A TF-IDF vectorizer stores its dtype as a numpy type skops does not trust by default;
-    # the word vectorizer's analyzer is callqa's own tokenizer, and calibration keeps two
+    # the word vectorizer's analyzer is callqa's own (qa.classify.word_tokens), and calibration keeps two
     # private scikit-learn classes. Anything else is refused.
     return all(t.startswith("numpy.") or t in TRUSTED_TYPES for t in types)
 
 
-TRUSTED_TYPES = frozenset({"qa.text.tokenize", "sklearn.calibration._CalibratedClassifier",
+TRUSTED_TYPES = frozenset({"qa.classify.word_tokens", "sklearn.calibration._CalibratedClassifier",
                            "sklearn.calibration._SigmoidCalibration"})
 
 

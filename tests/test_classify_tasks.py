@@ -302,3 +302,14 @@ sections:
 """, encoding="utf-8")
     result = run_qa("rubric", "check", str(rubric), env={"QA_MODELS_PATH": str(models)})
     assert result.returncode == 1 and "has no label 'high'" in result.stderr
+
+
+def test_the_direct_scorer_gives_the_numbers_of_predict_proba(reason_model):
+    from qa.classify import _ordered_probabilities, model_text
+
+    model = reason_model.model
+    texts = ["我的卡丢了帮我挂失", "额度能不能提高一点？？", "嗯", "Hello, I lost my card"]
+    direct = model.probabilities(texts)
+    through_sklearn = _ordered_probabilities(model.pipeline, [model_text(t) for t in texts],
+                                             model.labels)
+    assert np.allclose(direct, through_sklearn, atol=1e-9)

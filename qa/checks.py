@@ -1314,6 +1314,11 @@ def classifier_check(ctx: CallContext, params: ClassifierParams, item_id: str) -
     probability = prediction.scores.get(params.label,
                                         prediction.probability if prediction.label == params.label else 0.0)
     hit = probability >= params.min_probability
+    rollup = ""
+    if f"{params.label}_share" in prediction.detail:  # a per-turn model's roll-up
+        rollup = (f"; peak over {prediction.detail.get('turns', 0)} customer turns, "
+                  f"{prediction.detail[f'{params.label}_share']:.0%} of turns {params.label}, "
+                  f"trend {prediction.detail.get(f'{params.label}_trend', 0.0):+.2f}")
     return [Finding(item_id, "classifier", not hit, None, detail=(
         f"{params.model}: P({params.label}) = {probability:.2f} "
-        f"({'at or above' if hit else 'below'} {params.min_probability:g})"))]
+        f"({'at or above' if hit else 'below'} {params.min_probability:g}){rollup}"))]

@@ -313,3 +313,60 @@ def test_the_direct_scorer_gives_the_numbers_of_predict_proba(reason_model):
     through_sklearn = _ordered_probabilities(model.pipeline, [model_text(t) for t in texts],
                                              model.labels)
     assert np.allclose(direct, through_sklearn, atol=1e-9)
+
+
+# --- the shipped models -------------------------------------------------------------------------
+
+def call_with_customer(*turns, call_id="c-1"):
+    rows, t = [], 0.0
+    for text in turns:
+        rows += [("agent", t, t + 2.0, "好的，您请讲"), ("customer", t + 2.5, t + 5.0, text)]
+        t += 6.0
+    return transcript(rows, call_id=call_id)
+
+
+def test_the_shipped_complaint_model_ranks_an_angry_call_above_a_satisfied_one():
+    from qa.models import ModelDirectory
+
+    model = ModelDirectory()["complaint_risk"]
+    angry = call_with_customer("我上周反映的问题到现在都没人处理", "你们到底管不管？？太差劲了，我要投诉")
+    happy = call_with_customer("我想调一下临时额度", "好的，已经可以了，谢谢你，服务很好")
+    risk, calm = predict_calls(model, [angry, happy])
+    assert risk.scores["high"] > 0.7 > calm.scores["high"]
+
+
+def test_a_rubric_flag_on_the_shipped_emotion_model_reports_the_roll_up(tmp_path):
+    rubric = tmp_path / "emotion.yaml"
+    rubric.write_text("""
+id: emotion-flag
+name: emotion flag
+version: "1"
+language: zh
+pass_mark: 60
+sections:
+  - id: s
+    name: s
+    items:
+      - id: greeting
+        name: greeting
+        points: 10
+        check: {type: phrase, speaker: agent, phrases: [您好]}
+flags:
+  - id: angry_customer
+    name: angry customer
+    check: {type: classifier, model: customer_emotion, label: angry, min_probability: 0.6}
+""", encoding="utf-8")
+    call = {"call_id": "c-angry", "language": "zh", "segments": [
+        {"start": 0.0, "end": 2.0, "speaker": "agent", "text": "您好，请讲"},
+        {"start": 2.5, "end": 5.0, "speaker": "customer", "text": "我想查一下账单"},
+        {"start": 5.5, "end": 8.0, "speaker": "agent", "text": "请稍等"},
+        {"start": 8.5, "end": 12.0, "speaker": "customer",
+         "text": "等了半天还查不到，你们这什么破系统！！气死我了"}]}
+    path = tmp_path / "c-angry.json"
+    path.write_text(json.dumps(call, ensure_ascii=False), encoding="utf-8")
+    result = run_qa("score", "--transcript", str(path), "--rubric", str(rubric), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [flag] = json.loads(result.stdout)["flags"]
+    detail = flag["findings"][0]["detail"]
+    assert flag["id"] == "angry_customer" and "customer_emotion: P(angry)" in detail
+    assert "of 2 customer turns" not in detail and "peak over 2 customer turns" in detail

@@ -32,6 +32,17 @@ def reason_model(tmp_path_factory):
     return result
 
 
+def write_rubric(path, item_id, check, flag=None):
+    """A one-item rubric (and optionally one flag) with the given check YAML."""
+    text = (f'id: {path.stem}\nname: {path.stem}\nversion: "1"\nlanguage: zh\npass_mark: 60\n'
+            f"sections:\n  - id: s\n    name: s\n    items:\n      - id: {item_id}\n"
+            f"        name: {item_id}\n        points: 10\n        check: {check}\n")
+    if flag is not None:
+        text += f"flags:\n  - id: {flag[0]}\n    name: {flag[0]}\n    check: {flag[1]}\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def write_csv(path, rows, header=("text", "label")):
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
@@ -252,22 +263,8 @@ def test_per_turn_predictions_roll_up_over_the_customer_turns(tmp_path):
 def test_a_rubric_classifier_check_is_scored_by_qa_score(reason_model, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(reason_model.directory, models / "call_reason")
-    rubric = tmp_path / "reason.yaml"
-    rubric.write_text("""
-id: reason-check
-name: reason check
-version: "1"
-language: zh
-pass_mark: 60
-sections:
-  - id: s
-    name: s
-    items:
-      - id: lost_card_call
-        name: lost card call
-        points: 10
-        check: {type: classifier, model: call_reason, label: 挂失, min_probability: 0.5}
-""", encoding="utf-8")
+    rubric = write_rubric(tmp_path / "reason.yaml", "lost_card_call", "{type: classifier, "
+                          "model: call_reason, label: 挂失, min_probability: 0.5}")
     call = {"call_id": "c-lost", "language": "zh", "segments": [
         {"start": 0.0, "end": 2.0, "speaker": "agent", "text": "您好，请讲"},
         {"start": 2.5, "end": 5.0, "speaker": "customer", "text": "我的信用卡丢了，快帮我挂失"}]}
@@ -284,22 +281,8 @@ sections:
 def test_a_rubric_naming_a_label_its_model_lacks_is_refused(reason_model, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(reason_model.directory, models / "call_reason")
-    rubric = tmp_path / "bad.yaml"
-    rubric.write_text("""
-id: bad
-name: bad
-version: "1"
-language: zh
-pass_mark: 60
-sections:
-  - id: s
-    name: s
-    items:
-      - id: x
-        name: x
-        points: 10
-        check: {type: classifier, model: call_reason, label: high}
-""", encoding="utf-8")
+    rubric = write_rubric(tmp_path / "bad.yaml", "x",
+                          "{type: classifier, model: call_reason, label: high}")
     result = run_qa("rubric", "check", str(rubric), env={"QA_MODELS_PATH": str(models)})
     assert result.returncode == 1 and "has no label 'high'" in result.stderr
 
@@ -336,26 +319,10 @@ def test_the_shipped_complaint_model_ranks_an_angry_call_above_a_satisfied_one()
 
 
 def test_a_rubric_flag_on_the_shipped_emotion_model_reports_the_roll_up(tmp_path):
-    rubric = tmp_path / "emotion.yaml"
-    rubric.write_text("""
-id: emotion-flag
-name: emotion flag
-version: "1"
-language: zh
-pass_mark: 60
-sections:
-  - id: s
-    name: s
-    items:
-      - id: greeting
-        name: greeting
-        points: 10
-        check: {type: phrase, speaker: agent, phrases: [您好]}
-flags:
-  - id: angry_customer
-    name: angry customer
-    check: {type: classifier, model: customer_emotion, label: angry, min_probability: 0.6}
-""", encoding="utf-8")
+    rubric = write_rubric(tmp_path / "emotion.yaml", "greeting",
+                          "{type: phrase, speaker: agent, phrases: [您好]}", flag=(
+                              "angry_customer", "{type: classifier, model: customer_emotion, "
+                                                "label: angry, min_probability: 0.6}"))
     call = {"call_id": "c-angry", "language": "zh", "segments": [
         {"start": 0.0, "end": 2.0, "speaker": "agent", "text": "您好，请讲"},
         {"start": 2.5, "end": 5.0, "speaker": "customer", "text": "我想查一下账单"},

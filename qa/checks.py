@@ -73,10 +73,14 @@ class Organisation:
 
 @dataclass(frozen=True)
 class Prediction:
+    """A model's prediction for a call: the most probable label, its probability, every
+    label's score, and task-specific detail (for per-turn models the roll-up over turns)."""
+
     model: str
     label: str
     probability: float
     scores: Mapping[str, float] = field(default_factory=dict)
+    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -1275,6 +1279,28 @@ class ClassifierParams(CheckParams):
     model: str
     label: str
     min_probability: float = Field(default=0.5, ge=0, le=1)
+    _model: Any = PrivateAttr(default=None)
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
+        """Resolve the model by name (loaded once with the rubric) and check the label is
+        one of its labels. Without a model directory (`models` None) predictions must
+        come from the caller."""
+        super().bind(lexicons, models)
+        if models is None:
+            return
+        if self.model not in models:
+            raise KeyError(f"unknown model {self.model!r}")
+        model = models[self.model]
+        labels = getattr(model, "labels", None)
+        if labels is not None and self.label not in labels:
+            raise KeyError(f"model {self.model!r} has no label {self.label!r} "
+                           f"(labels: {', '.join(labels)})")
+        self._model = model
+
+    @property
+    def bound_model(self) -> Any:
+        return self._model
 
 
 @check("classifier", ClassifierParams)
@@ -1288,6 +1314,11 @@ def classifier_check(ctx: CallContext, params: ClassifierParams, item_id: str) -
     probability = prediction.scores.get(params.label,
                                         prediction.probability if prediction.label == params.label else 0.0)
     hit = probability >= params.min_probability
+    rollup = ""
+    if f"{params.label}_share" in prediction.detail:  # a per-turn model's roll-up
+        rollup = (f"; peak over {prediction.detail.get('turns', 0)} customer turns, "
+                  f"{prediction.detail[f'{params.label}_share']:.0%} of turns {params.label}, "
+                  f"trend {prediction.detail.get(f'{params.label}_trend', 0.0):+.2f}")
     return [Finding(item_id, "classifier", not hit, None, detail=(
         f"{params.model}: P({params.label}) = {probability:.2f} "
-        f"({'at or above' if hit else 'below'} {params.min_probability:g})"))]
+        f"({'at or above' if hit else 'below'} {params.min_probability:g}){rollup}"))]

@@ -6,21 +6,35 @@ same text the phrase matcher sees.
 
 `agent_tone`: is an agent's utterance rude, impatient, sarcastic, blaming or threatening?
 It backs up the forbidden-word lexicon, which only knows the wordings it lists.
+
+Call-level tasks (`TASKS`: complaint_risk, customer_emotion, call_reason) use jieba words
+(qa.text.tokenize) and character n-grams of the display form, punctuation kept (！！ and
+？？ carry emotion), over the side of the call the task names; their probabilities are
+calibrated. `TextModel` is a trained task model; `call_prediction` turns one into the
+`Prediction` a rubric's classifier check reads.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
-from sklearn.feature_extraction.text import TfidfVectorizer
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
 
-from qa.text import match_text, to_display
+from qa.checks import Prediction
+from qa.model import Transcript
+from qa.text import match_text, to_display, tokenize
 
 
 def normalise_for_model(text: str) -> str:
@@ -179,3 +193,466 @@ def train_segment_model(name: str, texts: Sequence[str], labels: Sequence[int],
             "train_size": len(texts), "train_positive": int(sum(labels)),
             "train_data_sha256": data_hash(texts, labels), "hyper_parameters": {"C": c}}
     return SegmentModel(name, pipeline, card)
+
+
+# --- call-level tasks ----------------------------------------------------------------------
+
+Side = Literal["customer", "agent", "call"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a model predicts and from which words of the call.
+
+    `per_turn`: the model reads one turn at a time and a call's prediction is rolled up
+    from its turns (customer_emotion); otherwise it reads the whole side as one text.
+    `positive`: the label of interest of a two-class task (ROC AUC is computed for it)."""
+
+    name: str
+    labels: tuple[str, ...]
+    side: Side
+    per_turn: bool = False
+    positive: str | None = None
+    description: str = ""
+
+
+TASKS: dict[str, Task] = {
+    "complaint_risk": Task(
+        "complaint_risk", ("low", "high"), "customer", positive="high",
+        description="Will the customer leave dissatisfied or complain? Read from the "
+                    "customer's side of the call; the last customer turn counts twice."),
+    "customer_emotion": Task(
+        "customer_emotion", ("angry", "happy", "neutral", "sad", "surprise", "fear"),
+        "customer", per_turn=True,
+        description="The emotion of each customer turn, rolled up per call (share of "
+                    "angry turns, the peak, the trend over the call)."),
+    "call_reason": Task(
+        "call_reason", ("咨询", "投诉", "挂失", "额度", "交易", "营销", "其他"), "customer",
+        description="Why the customer called: enquiry, complaint, lost card, credit limit, "
+                    "transaction, marketing, other."),
+}
+
+
+def task_spec(name: str) -> Task:
+    """The task called `name`; raises ValueError naming the known tasks."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r} (known: {', '.join(TASKS)})") from None
+
+
+def model_text(text: str) -> str:
+    """The text a task model reads: the display form (Simplified, NFKC), lower case, with
+    punctuation kept; the turns of a joined side stay on their own lines."""
+    return "\n".join(to_display(line).lower() for line in text.split("\n"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _turn_words(turn: str) -> tuple[str, ...]:
+    return tuple(tokenize(turn, hmm=False))
+
+
+def word_tokens(text: str) -> list[str]:
+    """The word features of a model text: qa.text.tokenize per line (turn), with jieba's
+    dictionary words only, kept for repeated turns (好的, 对的, 谢谢 recur in every call)."""
+    return [w for line in text.split("\n") for w in _turn_words(line)]
+
+
+_ROLE_RE = re.compile(r"^\s*(customer|agent|user|客户|坐席|客服)\s*[:：]\s*", re.IGNORECASE)
+_ROLE_NAMES = {"customer": "customer", "user": "customer", "客户": "customer",
+               "agent": "agent", "坐席": "agent", "客服": "agent"}
+
+
+def dialogue_turns(text: str) -> list[tuple[str, str]] | None:
+    """A labelled row written as a dialogue (`customer: … || agent: …`, the layout of the
+    STC-3 set) as (role, text) turns; None when the text is not in that layout."""
+    parts = text.split("||")
+    turns = []
+    for part in parts:
+        found = _ROLE_RE.match(part)
+        if found is None:
+            return None
+        turns.append((_ROLE_NAMES[found.group(1).lower()], part[found.end():].strip()))
+    return turns
+
+
+def side_turns(turns: Sequence[tuple[str, str]], side: Side) -> list[str]:
+    """The non-empty texts of the turns on `side` (all turns for `call`)."""
+    return [text for role, text in turns if text.strip() and (side == "call" or role == side)]
+
+
+def transcript_turns(transcript: Transcript) -> list[tuple[str, str]]:
+    return [(s.speaker, s.text) for s in transcript.segments]
+
+
+def row_units(task: Task, text: str) -> list[str]:
+    """What the task's model reads for one labelled row: a row in dialogue layout gives
+    its side of the call; any other row is taken as said on the task's side."""
+    turns = dialogue_turns(text)
+    if turns is None:
+        return [text] if text.strip() else []
+    return side_turns(turns, task.side)
+
+
+# Features: words and character n-grams, with caps so a shipped model stays small.
+CHAR_FEATURES = 60000
+WORD_FEATURES = 30000
+
+
+def text_features(char_features: int = CHAR_FEATURES,
+                  word_features: int = WORD_FEATURES) -> FeatureUnion:
+    """jieba words (word_tokens: qa.text.tokenize with the bank domain dictionary) and character 1-3
+    grams of the model text, each TF-IDF weighted."""
+    return FeatureUnion([
+        ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
+                                  sublinear_tf=True, max_features=char_features,
+                                  dtype=np.float32)),
+        ("words", TfidfVectorizer(analyzer=word_tokens, min_df=2, sublinear_tf=True,
+                                  max_features=word_features, dtype=np.float32)),
+    ])
+
+
+def task_pipeline(c: float = 0.3, char_features: int = CHAR_FEATURES,
+                  word_features: int = WORD_FEATURES) -> Pipeline:
+    """Word + character TF-IDF and a class-balanced linear SVM whose scores are turned
+    into probabilities by sigmoid calibration on cross-validated predictions (one SVM is
+    kept, fitted on all the data)."""
+    svm = LinearSVC(C=c, class_weight="balanced")
+    return Pipeline([
+        ("features", text_features(char_features, word_features)),
+        ("model", CalibratedClassifierCV(svm, method="sigmoid", cv=3, ensemble=False)),
+    ])
+
+
+def naive_bayes_pipeline() -> Pipeline:
+    """The naive Bayes baseline: character 1-3 gram counts, multinomial NB."""
+    return Pipeline([
+        ("features", CountVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
+                                     max_features=CHAR_FEATURES)),
+        ("model", MultinomialNB(alpha=0.5)),
+    ])
+
+
+def _compact(pipeline: Pipeline) -> None:
+    # The n-grams cut by min_df / max_features are kept only for inspection and would
+    # multiply the file size. max_features leaves numpy integers in the vocabulary, which
+    # skops would store as one array file each (minutes to save): make them plain ints.
+    features = pipeline.named_steps["features"]
+    vectorizers = ([v for _, v in features.transformer_list]
+                   if isinstance(features, FeatureUnion) else [features])
+    for vectorizer in vectorizers:
+        if hasattr(vectorizer, "stop_words_"):
+            del vectorizer.stop_words_
+        vectorizer.vocabulary_ = {term: int(j) for term, j in vectorizer.vocabulary_.items()}
+
+
+@dataclass
+class TextModel:
+    """A trained task model (qa.classify.TASKS), its naive Bayes baseline fitted on the
+    same data, and its card."""
+
+    task: Task
+    pipeline: Pipeline
+    card: dict[str, Any] = field(default_factory=dict)
+    baseline: Pipeline | None = None
+    _scorer: "CalibratedTaskScorer | None" = field(default=None, init=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name", self.task.name))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.task.labels
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """P(label) for each text (rows) and label (columns, in `labels` order): the
+        numbers of the pipeline's predict_proba, for a few texts computed directly from
+        its vocabularies and weights (CalibratedTaskScorer)."""
+        prepared = [model_text(t) for t in texts]
+        if len(prepared) <= FAST_PATH_TEXTS:
+            if self._scorer is None:
+                self._scorer = CalibratedTaskScorer(self.pipeline, self.labels)
+            return self._scorer.probabilities(prepared)
+        return _ordered_probabilities(self.pipeline, prepared, self.labels)
+
+    def baseline_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        if self.baseline is None:
+            raise ValueError(f"model {self.name!r} has no naive Bayes baseline")
+        return _ordered_probabilities(self.baseline, [model_text(t) for t in texts],
+                                      self.labels)
+
+    def unit_probabilities(self, units: Sequence[Sequence[str]],
+                           baseline: bool = False) -> np.ndarray:
+        """One row of P(label) per call (or labelled row), given the texts the task reads
+        for it (`row_units`, `call_units`): per-turn tasks average their turns, the others
+        read the side as one text and its last turn again."""
+        score = self.baseline_probabilities if baseline else self.probabilities
+        if self.task.per_turn:
+            flat = [t for unit in units for t in unit]
+            matrix = score(flat) if flat else np.zeros((0, len(self.labels)))
+            rows, at = [], 0
+            for unit in units:
+                part = matrix[at:at + len(unit)]
+                at += len(unit)
+                rows.append(part.mean(axis=0) if len(part) else self.prior())
+            return np.vstack(rows) if rows else np.zeros((0, len(self.labels)))
+        joined = score(["\n".join(unit) for unit in units])
+        last = score([unit[-1] if unit else "" for unit in units])
+        return (joined + last) / 2.0
+
+    def prior(self) -> np.ndarray:
+        counts = self.card.get("train_label_counts", {})
+        total = sum(counts.values()) or 1
+        return np.array([counts.get(label, 0) / total for label in self.labels])
+
+
+# Up to this many texts, probabilities are computed without scikit-learn: its per-call
+# validation costs more than the arithmetic for the turns of one call.
+FAST_PATH_TEXTS = 64
+
+
+class CalibratedTaskScorer:
+    """predict_proba of a task pipeline (FeatureUnion of TF-IDF vectorizers, then a
+    sigmoid-calibrated linear SVM kept as one estimator) in plain Python and numpy."""
+
+    def __init__(self, pipeline: Pipeline, labels: Sequence[str]):
+        features = pipeline.named_steps["features"]
+        calibrated = pipeline.named_steps["model"].calibrated_classifiers_[0]
+        svm = calibrated.estimator
+        coef = np.asarray(svm.coef_, dtype=float)  # (1 or k, n_features)
+        self.blocks = []
+        offset = 0
+        for _, vectorizer in features.transformer_list:
+            if vectorizer.norm != "l2" or not vectorizer.use_idf:
+                raise ValueError("CalibratedTaskScorer needs l2 TF-IDF vectorizers")
+            width = len(vectorizer.vocabulary_)
+            idf = vectorizer.idf_
+            block_coef = coef[:, offset:offset + width]
+            terms = {term: (float(idf[j]), block_coef[:, j] * idf[j])
+                     for term, j in vectorizer.vocabulary_.items()}
+            self.blocks.append((vectorizer.build_analyzer(), bool(vectorizer.sublinear_tf), terms))
+            offset += width
+        self.intercept = np.asarray(svm.intercept_, dtype=float)
+        classes = [str(c) for c in calibrated.classes]
+        self.binary = len(classes) == 2
+        self.a = np.array([c.a_ for c in calibrated.calibrators], dtype=float)
+        self.b = np.array([c.b_ for c in calibrated.calibrators], dtype=float)
+        estimator_classes = [str(c) for c in svm.classes_]
+        self.columns = [classes.index(c) for c in estimator_classes]
+        self.classes = classes
+        self.order = [classes.index(label) if label in classes else -1 for label in labels]
+
+    def decision(self, text: str) -> np.ndarray:
+        total = self.intercept.copy()
+        for analyzer, sublinear, terms in self.blocks:
+            counts = Counter(analyzer(text))
+            norm = 0.0
+            dot = np.zeros_like(total)
+            for term, count in counts.items():
+                found = terms.get(term)
+                if found is None:
+                    continue
+                idf, weights = found
+                tf = (1.0 + math.log(count)) if sublinear else float(count)
+                norm += tf * tf * idf * idf
+                dot += tf * weights
+            if norm:
+                total += dot / math.sqrt(norm)
+        return total
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.order)))
+        for row, text in enumerate(texts):
+            calibrated = 1.0 / (1.0 + np.exp(self.a * self.decision(text) + self.b))
+            proba = np.zeros(len(self.classes))
+            if self.binary:
+                proba[1] = calibrated[0]
+                proba[0] = 1.0 - calibrated[0]
+            else:
+                proba[self.columns] = calibrated
+                total = proba.sum()
+                proba = proba / total if total else np.full(len(proba), 1.0 / len(proba))
+            for j, column in enumerate(self.order):
+                if column >= 0:
+                    out[row, j] = proba[column]
+        return out
+
+
+def _ordered_probabilities(pipeline: Pipeline, texts: list[str],
+                           labels: Sequence[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, len(labels)))
+    matrix = pipeline.predict_proba(texts)
+    classes = [str(c) for c in pipeline.classes_]
+    out = np.zeros((len(texts), len(labels)))
+    for j, label in enumerate(labels):
+        if label in classes:
+            out[:, j] = matrix[:, classes.index(label)]
+    return out
+
+
+def call_units(task: Task, transcript: Transcript) -> list[str]:
+    """The texts a task model reads for a call: the turns on the task's side."""
+    return side_turns(transcript_turns(transcript), task.side)
+
+
+def check_training_labels(task: Task, labels: Sequence[str]) -> None:
+    """Raise ValueError when labels are not the task's or there is only one class."""
+    unknown = sorted(set(labels) - set(task.labels))
+    if unknown:
+        raise ValueError(f"labels {', '.join(map(repr, unknown))} are not labels of task "
+                         f"{task.name} ({', '.join(task.labels)})")
+    if len(set(labels)) < 2:
+        raise ValueError(f"training data has a single class: {sorted(set(labels))}")
+
+
+def train_task_model(task: Task, units: Sequence[Sequence[str]], labels: Sequence[str], *,
+                     c: float = 0.3, char_features: int = CHAR_FEATURES,
+                     word_features: int = WORD_FEATURES) -> TextModel:
+    """Fit the task's pipeline and its naive Bayes baseline on labelled rows (each the
+    texts `row_units` gives; a per-turn task learns from each turn with its row's label,
+    the others from the row's texts joined). Raises ValueError on labels that are not the
+    task's, a single class, or no text."""
+    texts, targets = training_texts(task, units, labels)
+    if not texts:
+        raise ValueError("no training texts")
+    check_training_labels(task, targets)
+    prepared = [model_text(t) for t in texts]
+    pipeline = task_pipeline(c, char_features, word_features)
+    pipeline.fit(prepared, targets)
+    baseline = naive_bayes_pipeline().fit(prepared, targets)
+    _compact(pipeline)
+    _compact(baseline)
+    counts = Counter(labels)
+    card = {"name": task.name, "kind": "task", "task": task.name, "labels": list(task.labels),
+            "positive_label": task.positive, "side": task.side, "per_turn": task.per_turn,
+            "train_size": len(labels), "train_texts": len(texts),
+            "train_label_counts": {label: counts.get(label, 0) for label in task.labels},
+            "train_data_sha256": data_hash([" || ".join(u) for u in units], labels),
+            "hyper_parameters": {"C": c, "char_features": char_features,
+                                 "word_features": word_features,
+                                 "model": "LinearSVC(class_weight=balanced) + sigmoid calibration"}}
+    return TextModel(task, pipeline, card, baseline)
+
+
+def training_texts(task: Task, units: Sequence[Sequence[str]],
+                   labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    targets: list[str] = []
+    for unit, label in zip(units, labels):
+        if not unit:
+            continue
+        for text in (unit if task.per_turn else ["\n".join(unit)]):
+            texts.append(text)
+            targets.append(label)
+    return texts, targets
+
+
+def choose_c(task: Task, units: Sequence[Sequence[str]], labels: Sequence[str],
+             grid: Sequence[float] = (0.1, 0.3, 1.0), folds: int = 3, seed: int = 0) -> dict:
+    """C by stratified cross-validation on the training rows (macro-F1, or ROC AUC for
+    a two-class task). Returns {"C": best, "scores": {C: score}, "metric": name}."""
+    from sklearn.metrics import f1_score, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, targets = training_texts(task, units, labels)
+    prepared = np.array([model_text(t) for t in texts], dtype=object)
+    y = np.array(targets)
+    scores: dict[float, float] = {}
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for c in grid:
+        fold_scores = []
+        for train, test in splitter.split(prepared, y):
+            pipeline = task_pipeline(c).fit(list(prepared[train]), list(y[train]))
+            if task.positive is not None:
+                p = _ordered_probabilities(pipeline, list(prepared[test]), task.labels)
+                fold_scores.append(roc_auc_score(y[test] == task.positive,
+                                                 p[:, task.labels.index(task.positive)]))
+            else:
+                fold_scores.append(f1_score(y[test], pipeline.predict(list(prepared[test])),
+                                            average="macro"))
+        scores[c] = float(np.mean(fold_scores))
+    best = max(scores, key=lambda k: scores[k])
+    return {"C": best, "scores": scores,
+            "metric": "roc_auc" if task.positive is not None else "macro_f1",
+            "folds": folds}
+
+
+# --- predictions for a call -----------------------------------------------------------------
+
+def emotion_rollup(labels: Sequence[str], matrix: np.ndarray,
+                   focus: str = "angry") -> dict[str, Any]:
+    """Per-call summary of per-turn emotion probabilities: each label's share of turns
+    (by the most probable label of each turn), its peak probability, and the trend of
+    P(focus) over the call (mean of the second half minus the first half; above zero:
+    the customer got angrier)."""
+    if len(matrix) == 0:
+        return {"turns": 0}
+    top = matrix.argmax(axis=1)
+    share = {label: float(np.mean(top == j)) for j, label in enumerate(labels)}
+    peak = {label: float(matrix[:, j].max()) for j, label in enumerate(labels)}
+    column = matrix[:, labels.index(focus)] if focus in labels else np.zeros(len(matrix))
+    half = len(column) // 2
+    trend = float(column[half:].mean() - column[:half].mean()) if half else 0.0
+    peak_turn = int(column.argmax())
+    return {"turns": int(len(matrix)), "share": share, "peak": peak,
+            f"{focus}_share": share.get(focus, 0.0), f"{focus}_peak": peak.get(focus, 0.0),
+            f"{focus}_peak_turn": peak_turn, f"{focus}_trend": round(trend, 4),
+            "turn_labels": [labels[j] for j in top]}
+
+
+def predict_calls(model: TextModel, transcripts: Sequence[Transcript]) -> list[Prediction | None]:
+    """The model's prediction for each call (None for a call with nothing on the task's
+    side). Two-class and multi-class tasks: label, P(label) and every label's P; per-turn
+    tasks: scores are each label's peak over the turns and `detail` the roll-up."""
+    units = [call_units(model.task, t) for t in transcripts]
+    present = [i for i, u in enumerate(units) if u]
+    out: list[Prediction | None] = [None] * len(transcripts)
+    if not present:
+        return out
+    labels = model.labels
+    if model.task.per_turn:
+        flat = [text for i in present for text in units[i]]
+        matrix = model.probabilities(flat)
+        at = 0
+        for i in present:
+            part = matrix[at:at + len(units[i])]
+            at += len(units[i])
+            mean = part.mean(axis=0)
+            rollup = emotion_rollup(labels, part)
+            best = int(mean.argmax())
+            out[i] = Prediction(model.name, labels[best], float(mean[best]),
+                                scores=rollup["peak"], detail=rollup)
+        return out
+    matrix = model.unit_probabilities([units[i] for i in present])
+    for row, i in zip(matrix, present):
+        best = int(row.argmax())
+        out[i] = Prediction(model.name, labels[best], float(row[best]),
+                            scores={label: float(p) for label, p in zip(labels, row)})
+    return out
+
+
+def active_learning_order(model: TextModel, transcripts: Sequence[Transcript]) -> list[tuple[str, float]]:
+    """Calls for reviewers to label, least certain first: (call_id, margin between the two
+    most probable labels). Calls with nothing on the task's side are left out."""
+    predictions = predict_calls(model, transcripts)
+    ranked = []
+    for transcript, prediction in zip(transcripts, predictions):
+        if prediction is None:
+            continue
+        top = sorted(prediction.scores.values(), reverse=True) + [0.0]
+        ranked.append((transcript.call_id, round(top[0] - top[1], 6)))
+    return sorted(ranked, key=lambda pair: pair[1])
+
+
+def predict_for_rubric(rubric: Any, transcript: Transcript) -> dict[str, Prediction]:
+    """The predictions of the models a bound rubric's classifier checks name, for one
+    call, keyed by model name (a call with nothing on a model's side has none, and the
+    check is then not applicable)."""
+    predictions: dict[str, Prediction] = {}
+    for name, model in rubric.classifier_models().items():
+        [prediction] = predict_calls(model, [transcript])
+        if prediction is not None:
+            predictions[name] = prediction
+    return predictions

@@ -549,6 +549,136 @@ def score_audio(paths: list[Path], rubric: str, format: str, redact_pii: bool,
             _print_table(card, loaded)
     if bad:
         raise typer.Exit(2)
+# --- classifier commands ---
+
+def _fail_plain(message: str, code: int = 2) -> typer.Exit:
+    # File names and labels are shown as given: no rich markup or :emoji: codes in them.
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, emoji=False)
+    return typer.Exit(code)
+
+
+def _load_task_model(model: str):
+    from qa.classify import TextModel
+    from qa.models import ModelDirectory, load_model
+
+    path = Path(model)
+    loaded = load_model(path) if path.is_dir() or path.exists() else None
+    if loaded is None:
+        try:
+            loaded = ModelDirectory()[model]
+        except KeyError as exc:
+            raise _fail_plain(f"{model}: not a model directory, and {exc.args[0]}")
+    if not isinstance(loaded, TextModel):
+        raise _fail_plain(f"{model}: not a task model (complaint_risk, customer_emotion, call_reason)")
+    return loaded
+
+
+@app.command()
+def train(
+    task: str = typer.Option(..., "--task", help="complaint_risk, customer_emotion or call_reason."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Labelled CSV (text,label) or JSONL."),
+    from_db: Optional[Path] = typer.Option(None, "--from-db",
+                                           help="A callqa database: learn from reviewers' labels."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Model directory (default models/TASK)."),
+    positive: Optional[str] = typer.Option(None, "--positive",
+                                           help="Two-class tasks: the data label that means the "
+                                                "task's positive label (e.g. negative -> high)."),
+    c: Optional[float] = typer.Option(None, "--c", help="SVM regularisation C (default 0.3)."),
+    tune: bool = typer.Option(False, "--tune", help="Choose C by 3-fold cross-validation."),
+) -> None:
+    """Train a classifier and write model.skops + card.json, with held-out figures."""
+    from qa.labelled import read_db_labels, read_labelled
+    from qa.training import train_and_save
+
+    if (data is None) == (from_db is None):
+        raise _fail_plain("give exactly one of --data FILE or --from-db DB")
+    try:
+        rows = read_labelled(data) if data is not None else read_db_labels(from_db, task)
+        result = train_and_save(task, rows, out_dir or Path("models") / task,
+                                positive=positive, c=c, tune=tune)
+    except QAError as exc:
+        raise _fail_plain(str(exc))
+    out.print(f"trained {task} on {result.rows} rows -> {result.directory}", highlight=False)
+    if result.held_out is not None:
+        _print_comparison(result.held_out, "held out (a fifth of the training rows)")
+
+
+@app.command()
+def evaluate(
+    model: str = typer.Argument(..., help="A model directory or a model name."),
+    data: Path = typer.Option(..., "--data", help="Labelled CSV (text,label) or JSONL."),
+    positive: Optional[str] = typer.Option(None, "--positive",
+                                           help="Two-class models: the data label that means the "
+                                                "positive class; every other label is negative."),
+    format: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Per-class precision/recall/F1, macro-F1, confusion matrix, calibration and (two
+    classes) ROC AUC, beside majority-class and naive Bayes baselines. Never trains."""
+    from qa.labelled import read_labelled
+    from qa.training import evaluate_model
+
+    if format not in ("table", "json"):
+        raise _fail_plain(f"--format must be table or json, not {format!r}")
+    try:
+        loaded = _load_task_model(model)
+        comparison = evaluate_model(loaded, read_labelled(data), positive)
+    except QAError as exc:
+        raise _fail_plain(str(exc))
+    if format == "json":
+        sys.stdout.write(json.dumps(comparison.as_dict(), ensure_ascii=False) + "\n")
+    else:
+        _print_comparison(comparison, str(data))
+
+
+def _print_comparison(comparison, title: str) -> None:
+    model = comparison.model
+    everyone = (model, *comparison.baselines)
+    summary = Table(title=f"{model.name} on {title}: {model.rows} rows", title_justify="left")
+    for column in ("", "macro-F1", "accuracy", "ROC AUC", "ECE", "Brier"):
+        summary.add_column(column, justify="right" if column else "left")
+    for e in everyone:
+        summary.add_row(e.name, f"{e.macro_f1:.3f}", f"{e.accuracy:.3f}",
+                        "-" if e.roc_auc is None else f"{e.roc_auc:.3f}",
+                        f"{e.reliability.ece:.3f}", f"{e.reliability.brier:.3f}")
+    out.print(summary)
+    per_class = Table(title="per class", title_justify="left")
+    for column in ("label", "precision", "recall", "F1", "support"):
+        per_class.add_column(column, justify="left" if column == "label" else "right")
+    for label, m in model.per_class.items():
+        per_class.add_row(label, f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}", str(m.support))
+    out.print(per_class)
+    confusion = Table(title="confusion (rows: true, columns: predicted)", title_justify="left")
+    confusion.add_column("")
+    for label in model.labels:
+        confusion.add_column(label, justify="right")
+    for label, row in zip(model.labels, model.confusion):
+        confusion.add_row(label, *map(str, row))
+    out.print(confusion)
+    rel = model.reliability
+    what = "P(positive) vs share positive" if rel.kind == "positive" else "top-label P vs share right"
+    out.print(f"reliability ({what}): " + ", ".join(
+        f"{b.low:.1f}-{b.high:.1f}: {b.mean_probability:.2f}/{b.observed:.2f} (n={b.count})"
+        for b in rel.bins), highlight=False)
+
+
+@app.command("label-queue")
+def label_queue(
+    model: str = typer.Argument(..., help="A model directory or a model name."),
+    transcript: Path = typer.Option(..., "--transcript", "-t", help="Transcript JSON file or folder."),
+    limit: int = typer.Option(50, "--limit", help="How many calls to list."),
+) -> None:
+    """Calls for reviewers to label next, least certain first (active learning)."""
+    from qa.classify import active_learning_order
+
+    try:
+        loaded = _load_task_model(model)
+        calls = [item for _, item in iter_transcripts(transcript) if not isinstance(item, QAError)]
+    except QAError as exc:
+        raise _fail_plain(str(exc))
+    for call_id, margin in active_learning_order(loaded, calls)[:limit]:
+        out.print(f"{call_id}\t{margin:.3f}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import sklearn
 import skops
 import skops.io as sio
 
-from qa.classify import SegmentModel
+from qa.classify import TASKS, SegmentModel, TextModel
 from qa.errors import InputError
 
 CARD_VERSION = 1
@@ -41,22 +42,44 @@ def model_dirs() -> list[Path]:
     return extra + [bundled_models_dir()]
 
 
-def save_model(model: SegmentModel, directory: str | Path, metrics: dict[str, Any] | None = None,
-               trained_on: str = "", limits: str = "") -> Path:
-    """Write model.skops and card.json to `directory` (created)."""
+BASELINE_FILE = "baseline_nb.skops"
+
+
+def save_model(model: SegmentModel | TextModel, directory: str | Path,
+               metrics: dict[str, Any] | None = None, trained_on: str = "",
+               limits: str = "") -> Path:
+    """Write model.skops (and a task model's naive Bayes baseline) and card.json to
+    `directory` (created)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    sio.dump(model.pipeline, directory / "model.skops")
+    sio.dump(model.pipeline, directory / "model.skops", compression=zipfile.ZIP_DEFLATED)
+    if isinstance(model, TextModel) and model.baseline is not None:
+        sio.dump(model.baseline, directory / BASELINE_FILE, compression=zipfile.ZIP_DEFLATED)
     card = dict(model.card)
+    versions = {"scikit-learn": sklearn.__version__, "skops": skops.__version__}
+    if isinstance(model, TextModel):
+        card["name"] = directory.name
+        versions.update(_task_versions())
     card.update({
-        "card_version": CARD_VERSION, "task": model.name, "trained_on": trained_on,
-        "limits": limits, "metrics": metrics or {},
-        "versions": {"scikit-learn": sklearn.__version__, "skops": skops.__version__},
-        "created": dt.date.today().isoformat(),
+        "card_version": CARD_VERSION,
+        "task": model.task.name if isinstance(model, TextModel) else model.name,
+        "trained_on": trained_on, "limits": limits, "metrics": metrics or {},
+        "versions": versions, "created": dt.date.today().isoformat(),
     })
     (directory / "card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1) + "\n",
                                          encoding="utf-8")
     return directory
+
+
+def _task_versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import version
+
+    import jieba
+    import numpy
+
+    return {"callqa": version("callqa"), "numpy": numpy.__version__,
+            "jieba": getattr(jieba, "__version__", "?"), "python": platform.python_version()}
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -64,9 +87,10 @@ def _major_minor(version: str) -> tuple[int, int]:
     return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
 
 
-def load_model(directory: str | Path, expect_task: str | None = None) -> SegmentModel:
-    """Load a model directory, checking its card. Raises ModelError naming the directory
-    and the field at fault."""
+def load_model(directory: str | Path, expect_task: str | None = None) -> SegmentModel | TextModel:
+    """Load a model directory, checking its card: a task model (qa.classify.TASKS) must
+    have exactly its task's labels. Raises ModelError naming the directory and the field
+    at fault."""
     directory = Path(directory)
     card_path = directory / "card.json"
     try:
@@ -78,26 +102,53 @@ def load_model(directory: str | Path, expect_task: str | None = None) -> Segment
     if card.get("card_version") != CARD_VERSION:
         raise ModelError(str(card_path), "card_version",
                          f"{card.get('card_version')!r} is not {CARD_VERSION}: retrain the model")
-    if expect_task is not None and card.get("task") != expect_task:
+    if expect_task is not None and expect_task not in (card.get("task"), card.get("name")):
         raise ModelError(str(card_path), "task", f"{card.get('task')!r}, expected {expect_task!r}")
     trained_with = str(card.get("versions", {}).get("scikit-learn", "0.0"))
     if _major_minor(trained_with)[0] != _major_minor(sklearn.__version__)[0]:
         raise ModelError(str(card_path), "versions.scikit-learn",
                          f"trained with {trained_with}, installed {sklearn.__version__}: retrain")
-    path = directory / "model.skops"
+    if card.get("kind") != "task":
+        return SegmentModel(str(card.get("task")), _load_pipeline(directory, "model.skops"), card)
+    task = TASKS.get(str(card.get("task")))
+    if task is None:
+        raise ModelError(str(card_path), "task",
+                         f"{card.get('task')!r} is not a task this version knows "
+                         f"({', '.join(TASKS)})")
+    if list(card.get("labels") or []) != list(task.labels):
+        raise ModelError(str(card_path), "labels",
+                         f"{card.get('labels')!r} do not fit task {task.name} "
+                         f"({', '.join(task.labels)}): retrain the model")
+    pipeline = _load_pipeline(directory, "model.skops")
+    classes = sorted(str(c) for c in getattr(pipeline, "classes_", []))
+    if not set(classes) <= set(task.labels) or len(classes) < 2:
+        raise ModelError(str(directory / "model.skops"), "classes",
+                         f"{classes} do not fit the card's labels {list(task.labels)}")
+    baseline = (_load_pipeline(directory, BASELINE_FILE)
+                if (directory / BASELINE_FILE).is_file() else None)
+    return TextModel(task, pipeline, card, baseline)
+
+
+def _load_pipeline(directory: Path, name: str):
+    path = directory / name
     try:
         untrusted = sio.get_untrusted_types(file=path)
-        pipeline = sio.load(path, trusted=untrusted if _only_numpy(untrusted) else None)
+        return sio.load(path, trusted=untrusted if _trusted(untrusted) else None)
     except FileNotFoundError:
-        raise ModelError(str(directory), "model.skops", "missing") from None
+        raise ModelError(str(directory), name, "missing") from None
     except Exception as exc:  # skops raises several types for a bad or untrusted file
         raise ModelError(str(path), "", f"cannot load: {exc}") from None
-    return SegmentModel(str(card.get("task")), pipeline, card)
 
 
-def _only_numpy(types: list[str]) -> bool:
-    # A TF-IDF vectorizer stores its dtype as a numpy type skops does not trust by default.
-    return all(t.startswith("numpy.") for t in types)
+def _trusted(types: list[str]) -> bool:
+    # A TF-IDF vectorizer stores its dtype as a numpy type skops does not trust by default;
+    # the word vectorizer's analyzer is callqa's own (qa.classify.word_tokens), and calibration keeps two
+    # private scikit-learn classes. Anything else is refused.
+    return all(t.startswith("numpy.") or t in TRUSTED_TYPES for t in types)
+
+
+TRUSTED_TYPES = frozenset({"qa.classify.word_tokens", "sklearn.calibration._CalibratedClassifier",
+                           "sklearn.calibration._SigmoidCalibration"})
 
 
 class ModelDirectory:
@@ -106,7 +157,7 @@ class ModelDirectory:
 
     def __init__(self, directories: list[Path] | None = None):
         self.directories = directories if directories is not None else model_dirs()
-        self._cache: dict[str, SegmentModel] = {}
+        self._cache: dict[str, SegmentModel | TextModel] = {}
 
     def path(self, name: str) -> Path | None:
         for directory in self.directories:
@@ -117,7 +168,7 @@ class ModelDirectory:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self._cache or self.path(name) is not None)
 
-    def __getitem__(self, name: str) -> SegmentModel:
+    def __getitem__(self, name: str) -> SegmentModel | TextModel:
         if name not in self._cache:
             path = self.path(name)
             if path is None:

@@ -148,6 +148,11 @@ class Rubric(_Strict):
                                         for o in self.organisations)
         return self._organisations
 
+    def classifier_models(self) -> dict[str, Any]:
+        """The models the rubric's classifier checks name, as bound: name -> model."""
+        return {params.model: params.bound_model for params in self._all_checks()
+                if params.type == "classifier" and getattr(params, "bound_model", None) is not None}
+
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
         """Bind every check to its lexicons; returns (field path, error) for failures."""
@@ -262,7 +267,13 @@ def score_call(rubric: Rubric, ctx: CallContext) -> Scorecard:
 def score_transcript(rubric: Rubric, transcript: Transcript, *,
                      voice: VoiceActivity | None = None,
                      predictions: Mapping[str, Prediction] | None = None) -> Scorecard:
-    """Prepare a transcript for the rubric's checks and score it."""
+    """Prepare a transcript for the rubric's checks and score it. Without `predictions`,
+    the models the rubric's classifier checks name predict for the call
+    (qa.classify.predict_for_rubric)."""
+    if predictions is None and rubric.classifier_models():
+        from qa.classify import predict_for_rubric
+
+        predictions = predict_for_rubric(rubric, transcript)
     ctx = prepare(transcript, organisations=rubric.organisation_list(),
                   organisation_patterns=rubric.organisation_patterns, voice=voice,
                   predictions=predictions, scan=rubric.shared_scan())

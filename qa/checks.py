@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from qa.matcher import (LexiconEntry, PhraseHit, PhraseMatcher, SharedScan, fuzzy_locate,
                         key_pattern)
 from qa.model import Finding, Segment, Transcript
-from qa.text import MatchText, find_pii, match_text, to_display
+from qa.text import MatchText, find_pii, match_text, match_texts, to_display
 
 SpeakerFilter = Literal["agent", "customer", "any"]
 
@@ -142,8 +142,9 @@ def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (
             predictions: Mapping[str, Prediction] | None = None,
             scan: SharedScan | None = None) -> CallContext:
     """Normalise every segment once (match form and pinyin keys) for all checks."""
-    prepared = tuple(PreparedSegment(i, s, match_text(s.text))
-                     for i, s in enumerate(transcript.segments))
+    forms = match_texts([s.text for s in transcript.segments])
+    prepared = tuple(PreparedSegment(i, s, m)
+                     for i, (s, m) in enumerate(zip(transcript.segments, forms)))
     return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
                        tuple(organisation_patterns), voice, dict(predictions or {}), scan)
 

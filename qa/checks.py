@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from qa.matcher import (LexiconEntry, PhraseHit, PhraseMatcher, SharedScan, fuzzy_locate,
                         key_pattern)
 from qa.model import Finding, Segment, Transcript
-from qa.text import MatchText, find_pii, match_text, to_display
+from qa.text import MatchText, find_pii, match_text, match_texts, to_display
 
 SpeakerFilter = Literal["agent", "customer", "any"]
 
@@ -120,13 +120,26 @@ class CallContext:
         slot = self.scan.slots.get(id(matcher))
         if slot is None:
             return None
+        return self._shared_hits()[ps.index].get(slot, ())
+
+    def segments_with_hits(self, matcher: PhraseMatcher) -> frozenset[int] | None:
+        """Indices of the segments in which the shared scan found a phrase of `matcher`,
+        or None when the matcher is not in it."""
+        slot = self.scan.slots.get(id(matcher)) if self.scan is not None else None
+        if slot is None:
+            return None
+        key = ("segments with hits", slot)
+        if key not in self.memo:
+            self.memo[key] = frozenset(i for i, hits in enumerate(self._shared_hits()) if slot in hits)
+        return self.memo[key]
+
+    def _shared_hits(self) -> list[Any]:
+        """Per segment, the shared scan's raw hits by matcher slot (the whole call is
+        scanned at the first question)."""
         scanned = self._scanned
-        if not scanned:
-            scanned.extend([None] * len(self.segments))
-        per_slot = scanned[ps.index]
-        if per_slot is None:
-            per_slot = scanned[ps.index] = self.scan.scan(ps.match)
-        return per_slot.get(slot, ())
+        if not scanned and self.scan is not None:
+            scanned.extend(self.scan.scan_call([s.match for s in self.segments]))
+        return scanned
 
     @property
     def language(self) -> str:
@@ -146,8 +159,9 @@ def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (
             predictions: Mapping[str, Prediction] | None = None,
             scan: SharedScan | None = None) -> CallContext:
     """Normalise every segment once (match form and pinyin keys) for all checks."""
-    prepared = tuple(PreparedSegment(i, s, match_text(s.text))
-                     for i, s in enumerate(transcript.segments))
+    forms = match_texts([s.text for s in transcript.segments])
+    prepared = tuple(PreparedSegment(i, s, m)
+                     for i, (s, m) in enumerate(zip(transcript.segments, forms)))
     return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
                        tuple(organisation_patterns), voice, dict(predictions or {}), scan)
 
@@ -488,6 +502,14 @@ class PhraseRuntime:
         phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
         return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
 
+    def possible_segments(self, ctx: CallContext) -> frozenset[int] | None:
+        """Indices of the segments that can hold a hit (None: any can). A set of phrases
+        only can hit only where the shared scan found one of them. (Searching the whole
+        call for a set's patterns at once was measured to cost more than it saves: the
+        patterns then run over every segment, where checks that stop at the first hit
+        run them over few.)"""
+        return ctx.segments_with_hits(self.matcher) if self.phrases_only else None
+
     def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         """Hits in one prepared segment (speaker and window not applied)."""
         m = ps.match
@@ -579,7 +601,10 @@ class PhraseRuntime:
             return (within is None or t <= within) and (last is None or t >= duration - last)
 
         out: list[tuple[PreparedSegment, PhraseHit]] = []
+        possible = self.possible_segments(ctx)
         for ps in segments:
+            if possible is not None and ps.index not in possible:
+                continue
             out += [(ps, h) for h in sorted(self.find(ctx, ps), key=lambda h: h.start)
                     if in_window(ps, h)]
             if out and first_only:
@@ -744,10 +769,12 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
     tone = params._tone  # private attributes are slow to read on a pydantic model
     negation = params._negation
     tone_candidates: list[PreparedSegment] = []
+    possible = runtime.possible_segments(ctx)
     for ps in segments:
         if not _segment_may_be_in_window(ps, params, ctx.duration):
             continue
-        hits = [h for h in runtime.find(ctx, ps)
+        found = runtime.find(ctx, ps) if possible is None or ps.index in possible else []
+        hits = [h for h in found
                 if params.in_window(ps.time_at(h.start), ctx.duration)
                 and (negation is None or not params.negated(ps.match, h))]
         if not hits and tone is not None:
@@ -927,6 +954,16 @@ def announcements(gap: Gap, asks: Sequence[tuple[PreparedSegment, PhraseHit]],
             if ps.index <= gap.before_index and gap.start - ps.time_at(h.end) <= within_s]
 
 
+def unannounced(gaps: list[Gap], asks: Sequence[tuple[PreparedSegment, PhraseHit]],
+                within_s: float) -> list[Gap]:
+    """The gaps without `announcements` (the end time of each request worked out once)."""
+    if not asks:
+        return gaps
+    ends = [(ps.index, ps.time_at(h.end)) for ps, h in asks]
+    return [g for g in gaps
+            if not any(index <= g.before_index and g.start - end <= within_s for index, end in ends)]
+
+
 def _segment_before(segs: Sequence[PreparedSegment], t: float) -> int:
     before = [ps.index for ps in segs if ps.segment.start <= t]
     return before[-1] if before else 0
@@ -1013,8 +1050,7 @@ def silence_check(ctx: CallContext, params: SilenceParams, item_id: str) -> list
     time without talk no higher than `max_ratio`."""
     gaps = talk_gaps(ctx)
     if params.exclude_holds is not None:
-        asks = params.exclude_holds.occurrences(ctx)
-        gaps = [g for g in gaps if not announcements(g, asks, params.announce_within_s)]
+        gaps = unannounced(gaps, params.exclude_holds.occurrences(ctx), params.announce_within_s)
     findings = []
     if params.max_gap_s is not None:
         for gap in gaps:
@@ -1095,7 +1131,8 @@ def speech_rate(ctx: CallContext, speaker: SpeakerFilter = "agent") -> tuple[flo
     segs = ctx.by_speaker(speaker)
     talk = sum(ps.segment.duration for ps in segs)
     if ctx.language.startswith("zh"):
-        units = sum(sum(1 for ch in ps.match.text if not ch.isspace()) for ps in segs)
+        # a match form's only white space is the one space between two Latin words
+        units = sum(len(ps.match.text) - ps.match.text.count(" ") for ps in segs)
         unit = "characters"
     else:
         units = sum(len(ps.match.text.split()) for ps in segs)

@@ -22,7 +22,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -35,6 +35,8 @@ from sklearn.svm import LinearSVC
 from qa.checks import Prediction
 from qa.model import Transcript
 from qa.text import match_text, to_display, tokenize
+
+_SPACE_RE = re.compile(r"\s")
 
 
 def normalise_for_model(text: str) -> str:
@@ -112,9 +114,14 @@ class LinearTextScorer:
         self.terms = {term: (float(idf[j]), float(idf[j] * coef[j]))
                       for term, j in vectorizer.vocabulary_.items()}
         self.intercept = float(model.intercept_[0])
+        self._coded = _CodedVocabulary.of(self.terms, self.ngram_range)
+
+    def _cuts_directly(self, text: str) -> bool:
+        return (self.ngram_range is not None and text == text.lower()
+                and _SPACE_RE.search(text) is None)
 
     def _grams(self, text: str) -> list[str]:
-        if self.ngram_range is None or text != text.lower() or any(ch.isspace() for ch in text):
+        if not self._cuts_directly(text):
             return self.analyzer(text)
         low, high = self.ngram_range
         return [text[i:i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1)]
@@ -135,8 +142,101 @@ class LinearTextScorer:
                 tf = (1.0 + math.log(count)) if self.sublinear else float(count)
                 norm += tf * tf * idf * idf
                 dot += tf * weight
+        return self._logistic(norm, dot)
+
+    def _logistic(self, norm: float, dot: float) -> float:
         z = self.intercept + (dot / math.sqrt(norm) if norm else 0.0)
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def probabilities(self, texts: Sequence[str]) -> list[float]:
+        """`probability` of each text, the character n-grams of all texts counted in one
+        vectorised pass (the same sums in the same order, so the same floats)."""
+        direct = [i for i, t in enumerate(texts) if t and self._cuts_directly(t)]
+        if self._coded is None or len(direct) < 2:
+            return [self.probability(t) for t in texts]
+        out = [0.0] * len(texts)
+        sums = self._coded.norms_and_dots([texts[i] for i in direct], self.sublinear)
+        for i, (norm, dot) in zip(direct, sums):
+            out[i] = self._logistic(norm, dot)
+        chosen = set(direct)
+        for i, text in enumerate(texts):
+            if i not in chosen:
+                out[i] = self.probability(text)
+        return out
+
+
+class _CodedVocabulary:
+    """A character n-gram vocabulary as sorted integer codes (the code points of an
+    n-gram, each plus one, as digits of one number), so the n-grams of many texts are
+    looked up at once with numpy."""
+
+    BASE = 0x110001  # one more than the number of code points: digits 1..0x110000
+
+    def __init__(self, codes: np.ndarray, idf: np.ndarray, weight: np.ndarray,
+                 ngram_range: tuple[int, int]):
+        self.codes, self.idf, self.weight, self.ngram_range = codes, idf, weight, ngram_range
+
+    @classmethod
+    def of(cls, terms: Mapping[str, tuple[float, float]],
+           ngram_range: tuple[int, int] | None) -> "_CodedVocabulary | None":
+        if ngram_range is None or cls.BASE ** ngram_range[1] >= 2 ** 63 or not terms:
+            return None
+        coded = sorted((cls._code(term), idf, weight) for term, (idf, weight) in terms.items())
+        return cls(np.array([c for c, _, _ in coded], dtype=np.int64),
+                   np.array([i for _, i, _ in coded]), np.array([w for _, _, w in coded]),
+                   ngram_range)
+
+    @classmethod
+    def _code(cls, term: str) -> int:
+        code = 0
+        for ch in term:
+            code = code * cls.BASE + ord(ch) + 1
+        return code
+
+    def _grams(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(text index, n-gram code) of every n-gram of every text, ordered by text,
+        then n, then position: the order LinearTextScorer._grams lists them in."""
+        chars = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
+        lengths = np.array([len(t) for t in texts])
+        ends = np.cumsum(lengths)
+        owner = np.repeat(np.arange(len(texts)), lengths)
+        position = np.arange(len(chars))
+        low, high = self.ngram_range
+        owners, codes = [], []
+        for n in range(low, high + 1):
+            starts = position[position + n <= ends[owner]]
+            code = np.zeros(len(starts), dtype=np.int64)
+            for k in range(n):
+                code = code * self.BASE + chars[starts + k]
+            owners.append(owner[starts])
+            codes.append(code)
+        owner_all, code_all = np.concatenate(owners), np.concatenate(codes)
+        order = np.argsort(owner_all, kind="stable")
+        return owner_all[order], code_all[order]
+
+    def norms_and_dots(self, texts: Sequence[str], sublinear: bool) -> list[tuple[float, float]]:
+        """Per text, the squared norm of its TF-IDF vector and its dot product with the
+        coefficients, summed term by term in order of first occurrence."""
+        owner, code = self._grams(texts)
+        at = np.minimum(np.searchsorted(self.codes, code), len(self.codes) - 1)
+        known = self.codes[at] == code
+        owner, term = owner[known], at[known]
+        pair = owner * len(self.codes) + term
+        unique, first, counts = np.unique(pair, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        unique, counts = unique[order], counts[order]
+        owner, term = unique // len(self.codes), unique % len(self.codes)
+        idf, weight = self.idf[term], self.weight[term]
+        # math.log, as the per-text path uses, not numpy's (which may differ in the last bit)
+        table = np.array([0.0] + [(1.0 + math.log(c)) if sublinear else float(c)
+                                  for c in range(1, int(counts.max(initial=1)) + 1)])
+        tf = table[counts]
+        once = counts == 1
+        norm_terms = np.where(once, idf * idf, tf * tf * idf * idf)
+        dot_terms = np.where(once, weight, tf * weight)
+        norms = np.bincount(owner, weights=norm_terms, minlength=len(texts))
+        dots = np.bincount(owner, weights=dot_terms, minlength=len(texts))
+        return list(zip(norms.tolist(), dots.tolist()))
 
 
 @dataclass
@@ -165,7 +265,7 @@ class SegmentModel:
         if self._scorer is None:
             self._scorer = LinearTextScorer(self.pipeline)
         forms = texts if normalised else [normalise_for_model(t) for t in texts]
-        return [self._scorer.probability(t) for t in forms]
+        return self._scorer.probabilities(forms)
 
     def pipeline_probabilities(self, texts: Sequence[str]) -> list[float]:
         """The same as `probabilities`, through scikit-learn's predict_proba."""

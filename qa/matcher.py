@@ -11,6 +11,8 @@ dropped or extra characters.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
@@ -210,6 +212,26 @@ class SharedScan:
 
     def slot(self, matcher: PhraseMatcher) -> int | None:
         return self.slots.get(id(matcher))
+
+    def scan_call(self, forms: Sequence[MatchText]
+                  ) -> list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]]:
+        """`scan` of each text, in one pass per key form over all of them joined by line
+        breaks: no key holds a line break, so no hit spans two texts, and each text's hits
+        come in the order `scan` gives them."""
+        out: list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]] = [{} for _ in forms]
+        starts = list(itertools.accumulate((len(f.text) + 1 for f in forms[:-1]), initial=0))
+        for form, automaton in self._automatons:
+            if automaton is None:
+                continue
+            haystack = "\n".join(f.text if form == "exact" else (f.pinyin if form == "pinyin" else f.loose)
+                                  for f in forms)
+            for end_index, (length, check_boundary, owners) in automaton.iter(haystack):
+                text = bisect.bisect_right(starts, end_index) - 1
+                end = end_index + 1 - starts[text]
+                hits = out[text]
+                for slot, indices in owners:
+                    hits.setdefault(slot, []).append((form, end - length, end, indices, check_boundary))
+        return out
 
     def scan(self, m: MatchText) -> dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]:
         """Per matcher slot, its raw hits in `m` (see PhraseMatcher.raw_hits)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qa.errors import TranscriptError
-from qa.text import detect_language, to_display
+from qa.text import detect_language, to_display_many
 
 Speaker = Literal["agent", "customer", "unknown"]
 SPEAKERS: tuple[str, ...] = ("agent", "customer", "unknown")
@@ -22,6 +22,7 @@ CALL_FIELDS = (
     "customer_tier", "organisation", "audio_path", "audio_sha256",
 )
 SEGMENT_FIELDS = ("start", "end", "speaker", "text", "raw_text", "confidence", "words")
+_SEGMENT_KEYS = frozenset(SEGMENT_FIELDS)
 TRANSCRIPT_FIELDS = ("call_id", "language", "engine", "model", "call", "segments")
 
 
@@ -206,7 +207,50 @@ def _words_from(raw: Any, source: str, where: str) -> tuple[Word, ...]:
     return tuple(words)
 
 
-def _segment_from(raw: Any, index: int, source: str) -> Segment:
+_SECONDS_TYPES = (float, int)  # exactly these (a bool is an int, but not seconds)
+
+
+def _is_plain_segment(raw: Any) -> bool:
+    """A segment in the usual shape (times as finite non-negative numbers, a known speaker
+    in lower case, text, maybe raw_text): valid as it is, without the field-by-field
+    checks of `_checked_segment` that build the name of the field at fault."""
+    if type(raw) is not dict:
+        return False
+    start, end, text, raw_text = raw.get("start"), raw.get("end"), raw.get("text"), raw.get("raw_text")
+    return (type(start) in _SECONDS_TYPES and type(end) in _SECONDS_TYPES
+            and 0 <= start <= end < math.inf
+            and raw.get("speaker") in SPEAKERS and type(text) is str and bool(text.strip())
+            and (raw_text is None or type(raw_text) is str)
+            and raw.get("confidence") is None and raw.get("words") is None)
+
+
+def _segment_extra(raw: dict[str, Any]) -> dict[str, Any]:
+    if raw.keys() <= _SEGMENT_KEYS:
+        return {}
+    return {k: v for k, v in raw.items() if k not in _SEGMENT_KEYS}
+
+
+def _segment_fields(raw: Any, index: int, source: str) -> dict[str, Any]:
+    """The validated fields of one segment, `text` as given (a call's texts are put in
+    display form together, see transcript_from_dict)."""
+    if not _is_plain_segment(raw):
+        return _checked_segment(raw, index, source)
+    text, raw_text = raw["text"], raw.get("raw_text")
+    return {"start": float(raw["start"]), "end": float(raw["end"]), "speaker": raw["speaker"],
+            "text": text, "raw_text": raw_text if raw_text is not None else text,
+            "confidence": None, "words": (), "extra": _segment_extra(raw)}
+
+
+def _validated_segment(fields: dict[str, Any]) -> Segment:
+    """A Segment of validated values for all its fields, set at once: the frozen
+    dataclass's __init__ sets them one by one through object.__setattr__, which took a
+    third of the time to read a transcript."""
+    segment = object.__new__(Segment)
+    segment.__dict__.update(fields)
+    return segment
+
+
+def _checked_segment(raw: Any, index: int, source: str) -> dict[str, Any]:
     where = f"segments[{index}]"
     if not isinstance(raw, dict):
         raise _fail(source, where, "must be an object")
@@ -230,12 +274,10 @@ def _segment_from(raw: Any, index: int, source: str) -> Segment:
     confidence = raw.get("confidence")
     if confidence is not None:
         confidence = _probability(confidence, source, f"{where}.confidence")
-    return Segment(
-        start=start, end=end, speaker=speaker.strip().lower(),  # type: ignore[arg-type]
-        text=to_display(text), raw_text=raw_text if raw_text is not None else text,
-        confidence=confidence, words=_words_from(raw.get("words"), source, f"{where}.words"),
-        extra={k: v for k, v in raw.items() if k not in SEGMENT_FIELDS},
-    )
+    return {"start": start, "end": end, "speaker": speaker.strip().lower(), "text": text,
+            "raw_text": raw_text if raw_text is not None else text, "confidence": confidence,
+            "words": _words_from(raw.get("words"), source, f"{where}.words"),
+            "extra": _segment_extra(raw)}
 
 
 def _call_from(raw: Any, call_id: str, source: str) -> Call:
@@ -273,14 +315,18 @@ def transcript_from_dict(data: Any, source: str = "<transcript>") -> Transcript:
         raise _fail(source, "segments", "must be a list")
     if not raw_segments:
         raise _fail(source, "segments", "empty call: no segments")
-    segments = []
+    fields: list[dict[str, Any]] = []
     for i, raw in enumerate(raw_segments):
-        segment = _segment_from(raw, i, source)
-        if segments and segment.start < segments[-1].start:
+        segment = _segment_fields(raw, i, source)
+        if fields and segment["start"] < fields[-1]["start"]:
             raise _fail(source, f"segments[{i}].start",
-                        f"times go backwards: {segment.start} after a segment starting at "
-                        f"{segments[-1].start}")
-        segments.append(segment)
+                        f"times go backwards: {segment['start']} after a segment starting at "
+                        f"{fields[-1]['start']}")
+        fields.append(segment)
+    displays = to_display_many([segment["text"] for segment in fields])
+    for segment, display in zip(fields, displays):
+        segment["text"] = display
+    segments = [_validated_segment(f) for f in fields]
     language = data.get("language")
     if language is not None and not isinstance(language, str):
         raise _fail(source, "language", "must be a string such as zh or en")

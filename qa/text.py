@@ -20,9 +20,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
+from typing import Sequence
 
 __all__ = [
-    "to_simplified", "to_display", "detect_language", "MatchText", "match_text",
+    "to_simplified", "to_display", "to_display_many", "detect_language", "MatchText",
+    "match_text", "match_texts",
     "normalise_phrase", "pinyin_key", "tokenize", "PiiSpan", "find_pii", "redact",
     "spoken_digit_runs", "luhn_valid", "china_id_valid",
 ]
@@ -47,6 +49,21 @@ def to_display(text: str) -> str:
     Simplified Chinese, runs of white space collapsed to one space, trimmed."""
     folded = unicodedata.normalize("NFKC", text)
     return _SPACE_RE.sub(" ", to_simplified(folded)).strip()
+
+
+_SPACE_NOT_NEWLINE_RE = re.compile(r"[^\S\n]+")
+
+
+def to_display_many(texts: Sequence[str]) -> list[str]:
+    """`to_display` of each text, with OpenCC run once over all of them joined by line
+    breaks (a call's segments: one conversion instead of forty). Line breaks inside a
+    text are white space to `to_display` anyway, so they become spaces first. (NFKC stays
+    per text: its quick check passes most texts untouched, which a joined text loses.)"""
+    folded = "\n".join(unicodedata.normalize("NFKC", t).replace("\n", " ") for t in texts)
+    parts = _SPACE_NOT_NEWLINE_RE.sub(" ", to_simplified(folded)).split("\n")
+    if len(parts) != len(texts):  # the conversion made or removed a line break
+        return [to_display(t) for t in texts]
+    return [p.strip() for p in parts]
 
 
 def _is_cjk(ch: str) -> bool:
@@ -216,7 +233,7 @@ def match_text(display: str) -> MatchText:
     the pinyin keys, so they match a number written in digits.
     """
     offsets: tuple[int, ...] | None
-    if _LATIN_RE.search(display) or display.lower() != display:
+    if _has_words(display):
         chars, offset_list = _match_chars_with_words(display)
         text, offsets = "".join(chars), tuple(offset_list)
     else:  # no Latin words: no word spaces to keep, nothing to lower-case
@@ -225,6 +242,41 @@ def match_text(display: str) -> MatchText:
         lambda run: run.group().translate(_NUMERAL_TABLE), text)
     pinyin, loose = _keys_of(keyed)
     return MatchText(display, text, offsets, pinyin, loose)
+
+
+_NOT_ALNUM_KEEP_LINES_RE = re.compile(r"(?:[^\w\n]|_)+")  # _NOT_ALNUM_RE, sparing \n
+
+
+def _has_words(display: str) -> bool:
+    """Latin words to keep apart, or letters to lower-case: match_text's slow path."""
+    return _LATIN_RE.search(display) is not None or display.lower() != display
+
+
+def match_texts(displays: Sequence[str]) -> list[MatchText]:
+    """`match_text` of each display text. Those without Latin words (most of a Chinese
+    call) are reduced and keyed in one pass over all of them joined by line breaks."""
+    joined = "\n".join(displays)
+    if joined.count("\n") == len(displays) - 1 and not _has_words(joined):
+        joinable, plain = [True] * len(displays), displays  # the usual Chinese call
+    else:
+        joinable = [not _has_words(d) and "\n" not in d for d in displays]
+        plain = [d for d, ok in zip(displays, joinable) if ok]
+        joined = "\n".join(plain)
+    if len(plain) < 2:
+        return [match_text(d) for d in displays]
+    text = _NOT_ALNUM_KEEP_LINES_RE.sub("", joined)
+    keyed = text if _NUMERAL_SET.isdisjoint(text) else _NUMERAL_RUN_RE.sub(
+        lambda run: run.group().translate(_NUMERAL_TABLE), text)
+    pinyin, loose = _keys_of(keyed)
+    forms = iter(zip(plain, text.split("\n"), pinyin.split("\n"), loose.split("\n")))
+    out = []
+    for display, ok in zip(displays, joinable):
+        if ok:
+            d, t, p, lo = next(forms)
+            out.append(MatchText(d, t, None, p, lo))
+        else:
+            out.append(match_text(display))
+    return out
 
 
 def normalise_phrase(phrase: str) -> str:

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from qa.matcher import LexiconEntry, PhraseMatcher, fuzzy_locate, key_pattern
+from qa.matcher import LexiconEntry, PhraseMatcher, SharedScan, fuzzy_locate, key_pattern
 from qa.text import match_text, to_display
 
 
@@ -268,3 +268,17 @@ def test_loose_key_pattern_matches_the_loose_key():
     pattern = key_pattern("为您服务", loose=True)
     assert pattern.search(mt("很高兴为你服物").loose)
     assert key_pattern("为您服务").search(mt("很高兴为你服物").pinyin) is None
+
+
+# --- one scan for a rubric's phrase sets -------------------------------------------------------
+
+def test_scanning_a_whole_call_at_once_gives_each_segment_its_own_hits():
+    greeting = matcher("您好", "招商银行", "很高兴为您服务", loose=True)
+    rude = matcher("不知道", "你自己看", "calm down", min_pinyin_chars=4)
+    scan = SharedScan([greeting, rude])
+    segments = [mt(t) for t in ("您好 招商因行 很高兴为你服务", "我不知道", "Please calm down sir",
+                                "好的", "你自己看 您好", "calmdown 不是", "")]
+    assert scan.scan_call(segments) == [scan.scan(m) for m in segments]
+    # hits stay inside their segment: 看 + 您 across segments 4 and 5 is no phrase
+    hits = scan.scan_call(segments)[4][scan.slot(rude)]
+    assert {(start, end) for _, start, end, _, _ in hits} == {(0, 4)}

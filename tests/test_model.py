@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import InputError, TranscriptError
-from qa.model import Transcript, transcript_from_dict, transcript_to_dict
+from qa.model import Segment, Transcript, transcript_from_dict, transcript_to_dict
 from qa.transcripts import iter_transcripts, read_transcript, write_transcript
 
 
@@ -242,6 +242,25 @@ def test_full_width_letters_and_digits_are_folded():
 def test_raw_text_given_in_the_file_is_kept():
     s = transcript_from_dict(doc(seg(text="请稍等", raw_text="请 稍等 嗯"))).segments[0]
     assert (s.text, s.raw_text) == ("请稍等", "请 稍等 嗯")
+
+
+def test_segments_read_alike_whether_plain_or_checked_field_by_field():
+    plain = seg(0, 1.5, "agent", "您好，請稍等", note="kept")
+    unusual = seg(0, 1.5, "Agent", "您好，請稍等", note="kept", confidence=0.9,
+                  words=[{"start": 0, "end": 0.5, "word": "您好"}])
+    a, b = (transcript_from_dict(doc(s)).segments[0] for s in (plain, unusual))
+    assert a == Segment(0.0, 1.5, "agent", "您好,请稍等", "您好，請稍等", extra={"note": "kept"})
+    assert (a.start, a.end, a.speaker, a.text, a.raw_text, a.extra) == \
+        (b.start, b.end, b.speaker, b.text, b.raw_text, b.extra)
+    assert (b.confidence, b.words[0].word) == (0.9, "您好")
+    with pytest.raises(AttributeError):
+        a.text = "changed"  # still a frozen record
+
+
+def test_line_breaks_inside_a_segment_do_not_split_it_from_its_neighbours():
+    t = transcript_from_dict(doc(seg(0, 1, text="您好\n請稍等"), seg(1, 2, text="好的"),
+                                 seg(2, 3, text="  \n再見 ")))
+    assert [s.text for s in t.segments] == ["您好 请稍等", "好的", "再见"]
 
 
 def test_speaker_is_case_insensitive_and_stored_lower_case():

@@ -11,10 +11,12 @@ from qa.text import (
     find_pii,
     luhn_valid,
     match_text,
+    match_texts,
     normalise_phrase,
     pinyin_key,
     redact,
     to_display,
+    to_display_many,
     tokenize,
 )
 
@@ -372,3 +374,21 @@ def test_match_text_handles_a_capital_dotted_i():
 def test_redaction_leaves_a_date_and_time_alone():
     text = "请在2026-01-15 10:30前还款"
     assert redact(text) == text
+
+
+# --- a call's texts at once -------------------------------------------------------------
+
+CALL_TEXTS = ["您好，招商銀行信用卡中心", "卡号六二二五 八八零一", "ＡＢＣ１２３ 請稍等", "",
+              "我用 Visa 卡", "   ", "好的\n謝謝", "I don't know, it’s fine", "……", "幺三八洞洞"]
+
+
+def test_a_calls_texts_get_the_display_form_each_would_get_alone():
+    assert to_display_many(CALL_TEXTS) == [to_display(t) for t in CALL_TEXTS]
+
+
+def test_a_calls_texts_get_the_match_form_each_would_get_alone():
+    displays = [to_display(t) for t in CALL_TEXTS]
+    together = match_texts(displays)
+    alone = [match_text(d) for d in displays]
+    assert [(m.display, m.text, m.pinyin, m.loose, m.offsets) for m in together] == \
+        [(m.display, m.text, m.pinyin, m.loose, m.offsets) for m in alone]

@@ -1,0 +1,50 @@
+"""The tone models' fast scorer gives scikit-learn's probabilities, one text at a time or
+a whole call's segments at once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.classify import normalise_for_model
+from qa.models import ModelDirectory
+from tests.conftest import REPO
+
+
+def agent_texts(language: str) -> list[str]:
+    texts = []
+    for path in sorted((REPO / "tests" / "data").glob(f"*/{language}/*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        texts += [normalise_for_model(s["text"]) for s in data["segments"]
+                  if s["speaker"] == "agent"]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def zh_model():
+    return ModelDirectory()["agent_tone_zh"]
+
+
+def test_batch_scoring_gives_exactly_the_per_text_probabilities(zh_model):
+    texts = agent_texts("zh")
+    zh_model.probabilities(texts[:1])  # builds the scorer
+    scorer = zh_model._scorer
+    one_by_one = [scorer.probability(t) for t in texts]
+    for start in range(0, len(texts), 37):  # call-sized batches
+        assert scorer.probabilities(texts[start:start + 37]) == one_by_one[start:start + 37]
+
+
+def test_batch_scoring_agrees_with_scikit_learn(zh_model):
+    texts = agent_texts("zh")[:300]
+    ours = zh_model.probabilities(texts, normalised=True)
+    theirs = zh_model.pipeline_probabilities(texts)
+    assert max(abs(a - b) for a, b in zip(ours, theirs)) < 1e-9
+
+
+def test_batch_scoring_handles_texts_it_cannot_cut_directly(zh_model):
+    # an empty text, and match forms with spaces between English words (cut by the analyzer)
+    texts = [normalise_for_model(t) for t in
+             ("你这个人怎么回事", "", "please hold on 你好", "你们听不懂吗", "I don't know")]
+    assert zh_model.probabilities(texts, normalised=True) == pytest.approx(
+        zh_model.pipeline_probabilities(texts), abs=1e-9)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -185,6 +185,7 @@ def rubric_agreement(
 
 # --- batch and store commands ---
 # (qa batch / qa search / qa calls / qa export: logic in qa.batch, qa.store, qa.export)
+from typing import Annotated  # noqa: E402  (kept in this block so the merge stays additive)
 
 def _open_db(db: Path, create: bool = False):
     from qa.store import open_store

@@ -384,6 +384,36 @@ def export_cmd(
         err.print(f"wrote {count} rows to {out_path}", highlight=False)
 
 
+@app.command("failures")
+def failures_cmd(
+    db: DbOpt = ..., run: Optional[int] = typer.Option(None, "--run", help="Run id (default: the latest)."),
+    format: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """The files a batch run could not score, with the stage and the reason, and the recent runs."""
+    from qa.store import list_failures, list_runs
+
+    if format not in ("table", "json"):
+        raise _fail(f"--format must be table or json, not {format!r}")
+    database = _open_db(db)
+    rows = list_failures(database, run)
+    if format == "json":
+        return _print_json_lines(rows)
+    runs = Table(title="recent runs", title_justify="left")
+    for column in ("run", "started", "status", "rubric", "total", "scored", "skipped", "failed", "seconds"):
+        runs.add_column(column)
+    for r in list_runs(database, limit=5):
+        runs.add_row(str(r["run_id"]), (r["started_at"] or "")[:19], r["status"],
+                     f"{r['rubric_id']} {r['rubric_version']}", *(str(r[k] if r[k] is not None else "")
+                     for k in ("total", "scored", "skipped", "failed", "seconds")))
+    out.print(runs)
+    table = Table(title=f"{len(rows)} failures", title_justify="left")
+    for column in ("stage", "file", "reason"):
+        table.add_column(column, overflow="fold")
+    for f in rows:
+        table.add_row(f["stage"], f["path"], f["reason"])
+    out.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     app()
 

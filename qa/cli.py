@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -271,6 +271,7 @@ def report_center(
     _report("center", [], False, db, period, date_from, date_to, fmt, out_file, out_dir)
 # --- batch and store commands ---
 # (qa batch / qa search / qa calls / qa export: logic in qa.batch, qa.store, qa.export)
+from typing import Annotated  # noqa: E402  (kept in this block so the merge stays additive)
 
 def _open_db(db: Path, create: bool = False):
     from qa.store import open_store
@@ -679,6 +680,36 @@ def label_queue(
         raise _fail_plain(str(exc))
     for call_id, margin in active_learning_order(loaded, calls)[:limit]:
         out.print(f"{call_id}\t{margin:.3f}", highlight=False)
+
+
+@app.command("failures")
+def failures_cmd(
+    db: DbOpt = ..., run: Optional[int] = typer.Option(None, "--run", help="Run id (default: the latest)."),
+    format: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """The files a batch run could not score, with the stage and the reason, and the recent runs."""
+    from qa.store import list_failures, list_runs
+
+    if format not in ("table", "json"):
+        raise _fail(f"--format must be table or json, not {format!r}")
+    database = _open_db(db)
+    rows = list_failures(database, run)
+    if format == "json":
+        return _print_json_lines(rows)
+    runs = Table(title="recent runs", title_justify="left")
+    for column in ("run", "started", "status", "rubric", "total", "scored", "skipped", "failed", "seconds"):
+        runs.add_column(column)
+    for r in list_runs(database, limit=5):
+        runs.add_row(str(r["run_id"]), (r["started_at"] or "")[:19], r["status"],
+                     f"{r['rubric_id']} {r['rubric_version']}", *(str(r[k] if r[k] is not None else "")
+                     for k in ("total", "scored", "skipped", "failed", "seconds")))
+    out.print(runs)
+    table = Table(title=f"{len(rows)} failures", title_justify="left")
+    for column in ("stage", "file", "reason"):
+        table.add_column(column, overflow="fold")
+    for f in rows:
+        table.add_row(f["stage"], f["path"], f["reason"])
+    out.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -83,3 +83,18 @@ def test_export_to_a_missing_folder_fails_and_leaves_nothing(db, tmp_path):
     assert run_qa("export", "--db", str(db), "--format", "xlsx", "--out",
                   str(tmp_path / "x.xlsx")).returncode == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_failures_lists_the_latest_runs_failed_files_with_stage_and_reason(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "c-0001.json").write_text((SAMPLES / "c-0001.json").read_text("utf-8"), "utf-8")
+    (folder / "broken.json").write_text("{", encoding="utf-8")
+    db = tmp_path / "qa.db"
+    assert run_qa("batch", str(folder), "--db", str(db), "--rubric", "zh-bank-hotline",
+                  "--workers", "1").returncode == 0
+    [failure] = lines(run_qa("failures", "--db", str(db), "--format", "json").stdout)
+    assert failure["stage"] == "parse" and failure["path"].endswith("broken.json")
+    assert "malformed JSON" in failure["reason"]
+    table = run_qa("failures", "--db", str(db))
+    assert table.returncode == 0 and "completed" in table.stdout and "broken.json" in table.stdout

@@ -8,6 +8,8 @@ import html
 from dataclasses import dataclass
 
 STATUS_ICON = {"pass": "✅", "fail": "❌", "na": "➖", "critical": "⛔"}
+# Words, not emoji, inside tables: the grid draws on a canvas whose fonts may lack emoji.
+STATUS_WORD = {"pass": "pass", "fail": "FAIL", "na": "N/A", "critical": "CRITICAL"}
 ROLE_COLOUR = {"agent": "#1f5fa8", "customer": "#2e7d32", "unknown": "#666666"}
 ROLE_LABEL = {"agent": "坐席 agent", "customer": "客户 customer", "unknown": "unknown"}
 COACHING_CATEGORIES = ("opening and closing", "identity verification", "courtesy and tone",
@@ -83,6 +85,10 @@ def lost_findings(item: dict) -> list[dict]:
     return failed or list(item["findings"])
 
 
+def _verdict(status: str, points: float, maximum: float) -> str:
+    return "N/A" if status == "na" else f"{STATUS_WORD[status]} {points:g}/{maximum:g}"
+
+
 def scorecard_rows(score: dict, reviewed: dict) -> list[dict]:
     """Per item, in rubric order: section name, item, automatic and final status and
     points, who changed it, the finding that explains it (detail, evidence, time,
@@ -97,11 +103,9 @@ def scorecard_rows(score: dict, reviewed: dict) -> list[dict]:
         rows.append({
             "section": sections.get(item["section_id"], item["section_id"]),
             "item_id": item["item_id"], "item": item["name"],
-            "automatic": f"{STATUS_ICON[item['status']]} " + (
-                "N/A" if item["status"] == "na" else f"{item['points']:g}/{item['max']:g}"),
-            "final": f"{STATUS_ICON.get(done.get('status', item['status']), '')} " + (
-                "N/A" if done.get("status") == "na"
-                else f"{done.get('points', item['points']):g}/{item['max']:g}"),
+            "automatic": _verdict(item["status"], item["points"], item["max"]),
+            "final": _verdict(done.get("status", item["status"]),
+                              done.get("points", item["points"]), item["max"]),
             "changed by": (review or {}).get("reviewer", "") if review and
             review.get("action") == "override" else "",
             "why": f["detail"] if f else "",
@@ -109,5 +113,6 @@ def scorecard_rows(score: dict, reviewed: dict) -> list[dict]:
             "at": clock(f["start"]) if f else "",
             "segment": f["segment_index"] if f else None,
             "lost": item["status"] != "na" and item["points"] < item["max"],
+            "points lost": 0.0 if item["status"] == "na" else item["max"] - item["points"],
         })
     return rows

@@ -176,9 +176,10 @@ def test_the_call_view_shows_evidence_role_colours_and_the_scorecard(db_path):
     assert any("#1f5fa8" in m for m in html) and any("#2e7d32" in m for m in html)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Automatic score"] == "55 / 90"
-    lost = [b.label for b in at.button if b.label.startswith("❌")]
-    assert any("不归我管" in label or "forbidden" in label.lower() or "礼貌" in label
-               for label in lost) and len(lost) == 4
+    lost = [b.label for b in at.button if b.label.startswith("−")]
+    assert len(lost) == 4 and any(label.startswith("−15 服务禁语: forbidden") for label in lost)
+    table = at.dataframe[0].value
+    assert list(table["automatic"]) == ["pass 10/10", "FAIL 0/5"]
 
 
 def test_clicking_a_segment_starts_the_audio_there(db_path):

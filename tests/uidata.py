@@ -38,7 +38,7 @@ def build_database(folder: Path) -> Path:
     manifest = write_manifest(folder / "manifest.csv", rows)
     extra = folder / "extra"
     extra.mkdir()
-    wav = write_wav(folder / "au-0001.wav")
+    wav = write_wav(folder / "au-0001.wav", seconds=60.0)
     for call_id, audio in (("au-0001", str(wav)), ("au-0002", str(folder / "moved.wav"))):
         data = json.loads((SAMPLES / "c-0002.json").read_text(encoding="utf-8"))
         data["call_id"] = call_id

@@ -73,7 +73,8 @@ def _top_missed(rates: list[dict], team: str | None, agent: str | None) -> None:
         for ex in store.failed_item_examples(db, r["item_id"], store.CallFilter(
                 team=team, agent_id=agent), limit=3):
             rows.append({"item": f"{r['item_id']} {r['name']}", "fails": r["fails"],
-                         "points lost": r["points_lost"], "example": f"Call?call_id={ex['call_id']}",
+                         "points lost": r["points_lost"],
+                         "example": f"Call?call_id={ex['call_id']}",
                          "call": ex["call_id"], "agent": ex["agent_id"], "score %": ex["percent"]})
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
         "example": st.column_config.LinkColumn("example", display_text="open ↗")})

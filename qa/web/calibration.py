@@ -9,10 +9,9 @@ from sqlite_utils.db import Database
 from qa import store
 from qa.calibration import calibration_report, points_for, ratings_from_rows
 from qa.callview import segment_html
-from qa.errors import QAError
 from qa.users import User
 from qa.web import reads
-from qa.web.session import database, db_key, saved
+from qa.web.session import database, db_key, write
 
 STATUSES = ("pass", "fail", "na", "critical")
 
@@ -30,15 +29,10 @@ def _assign(db: Database, user: User) -> None:
         if not chosen or len(people) < 2:
             st.error("Choose at least one call and two reviewers.")
             return
-        try:
-            n = store.assign_calls(db, [(c, p) for c in chosen for p in people], user.name,
-                                   purpose="calibration", reason="calibration round")
-        except (ValueError, QAError) as exc:
-            st.error(f"Not saved: {exc}")
-            return
-        saved()
-        st.toast(f"{n} calibration assignments")
-        st.rerun()
+        write(lambda: store.assign_calls(db, [(c, p) for c in chosen for p in people],
+                                         user.name, purpose="calibration",
+                                         reason="calibration round"),
+              f"{len(chosen) * len(people)} calibration assignments")
 
 
 def _score_blind(db: Database, user: User) -> None:
@@ -73,17 +67,12 @@ def _score_blind(db: Database, user: User) -> None:
             given[item["item_id"]] = (status, points_for(status, item["max"], points))
         submitted = st.form_submit_button("Submit calibration scores")
     if submitted:
-        try:
-            for item_id, (status, points) in given.items():
-                store.add_review(db, call_id, user.name, item_id=item_id, action="override",
-                                 status=status, points=points, reason="calibration (blind)",
-                                 role=user.role, purpose="calibration")
-        except (ValueError, QAError) as exc:
-            st.error(f"Not saved: {exc}")
-            return
-        saved()
-        st.toast(f"calibration scores for {call_id} saved")
-        st.rerun()
+        write(lambda: [store.add_review(db, call_id, user.name, item_id=item_id,
+                                        action="override", status=status, points=points,
+                                        reason="calibration (blind)", role=user.role,
+                                        purpose="calibration")
+                       for item_id, (status, points) in given.items()],
+              f"calibration scores for {call_id} saved")
 
 
 def _results(db: Database) -> None:

@@ -10,12 +10,11 @@ import streamlit as st
 from sqlite_utils.db import Database
 
 from qa import store
-from qa.callview import (COACHING_CATEGORIES, STATUS_ICON, clock, evidence_spans,
-                         lost_findings, scorecard_rows, segment_html)
-from qa.errors import QAError
+from qa.callview import (COACHING_CATEGORIES, clock, evidence_spans, lost_findings,
+                         scorecard_rows, segment_html)
 from qa.users import User
 from qa.web import reads
-from qa.web.session import database, db_key, saved
+from qa.web.session import database, db_key, write
 
 KEEP = "(as scored)"
 
@@ -38,9 +37,11 @@ def _header(call: dict, score: dict, reviewed: dict) -> None:
         f"rubric {score['rubric_id']} {score['rubric_version']}") if x))
     cols = st.columns(4)
     cols[0].metric("Automatic score", f"{score['total']:g} / {score['max_total']:g}",
-                   f"{score['percent']:.1f}%", delta_color="off")
+                   help=f"{score['percent']:.1f}%")
     cols[1].metric("Reviewed score", f"{reviewed['total']:g} / {reviewed['max_total']:g}",
-                   f"{reviewed['percent']:.1f}%", delta_color="off")
+                   help=f"{reviewed['percent']:.1f}%")
+    cols[0].caption(f"{score['percent']:.1f}%")
+    cols[1].caption(f"{reviewed['percent']:.1f}%")
     cols[2].metric("Stars", "★" * score["stars"] + "☆" * (5 - score["stars"]))
     cols[3].metric("Verdict", "CRITICAL FAIL" if reviewed["critical_failed"] else (
         "PASS" if score["passed"] and not reviewed["reviewed"] else
@@ -93,7 +94,7 @@ def _transcript(call: dict, score: dict, verdicts: dict, reveal: bool) -> None:
     spans = evidence_spans(score, verdicts)
     key = "original_text" if reveal else "text"
     for seg in call["segments"]:
-        left, right = st.columns([1, 11])
+        left, right = st.columns([2, 11])
         left.button(f"▶ {clock(seg['start'])}", key=f"seg_{seg['idx']}",
                     on_click=_seek, args=(call["call_id"], seg["start"]),
                     help="Play the recording from here")
@@ -116,23 +117,21 @@ def _scorecard(call_id: str, score: dict, reviewed: dict) -> None:
         st.markdown("**Points lost** (each opens its evidence in the recording)")
     for r in lost:
         f = next(iter(lost_findings(items[r["item_id"]])), None)
-        st.button(f"{STATUS_ICON['fail']} {r['item']}: {r['why']} @ {r['at'] or '-'}",
+        st.button(f"−{r['points lost']:g} {r['item']}: {r['why']} @ {r['at'] or '-'}",
                   key=f"lost_{r['item_id']}", on_click=_seek,
                   args=(call_id, f["start"] if f else 0.0), disabled=f is None)
 
 
-def _after_save(db: Database, call_id: str, user: User, new_id: int | None,
-                message: str) -> None:
+def _after_save(db: Database, call_id: str, user: User, new_id: int, message: str) -> None:
+    """After a review: tell the reviewer who else reviewed since they opened the call."""
     seen_key = f"seen_{call_id}"
-    if new_id is not None:
-        others = [r for r in store.reviews_after(db, call_id, st.session_state.get(seen_key))
-                  if r["reviewer"] != user.name and r["review_id"] < new_id]
-        if others:
-            st.session_state[f"flash_{call_id}"] = (
-                f"Saved. Note: {', '.join(sorted({r['reviewer'] for r in others}))} reviewed "
-                "this call after you opened it; both reviews are kept, yours is the latest.")
-        st.session_state[seen_key] = new_id
-    saved()
+    others = [r for r in store.reviews_after(db, call_id, st.session_state.get(seen_key))
+              if r["reviewer"] != user.name and r["review_id"] < new_id]
+    if others:
+        st.session_state[f"flash_{call_id}"] = (
+            f"Saved. Note: {', '.join(sorted({r['reviewer'] for r in others}))} reviewed "
+            "this call after you opened it; both reviews are kept, yours is the latest.")
+    st.session_state[seen_key] = new_id
     st.toast(message)
     st.rerun()
 
@@ -150,15 +149,12 @@ def _review_form(db: Database, call_id: str, score: dict, user: User) -> None:
         reason = st.text_area("Reason (required for an override)", key="rv_reason")
         submitted = st.form_submit_button("Save review")
     if submitted:
-        try:
-            new_id = store.add_review(
-                db, call_id, user.name, item_id=item, action=action,
-                status=None if status == KEEP or action == "confirm" else status,
-                points=None if action == "confirm" else points, reason=reason,
-                role=user.role, based_on=st.session_state.get(f"seen_{call_id}") or None)
-        except (ValueError, QAError) as exc:
-            st.error(f"Not saved: {exc}")
-        else:
+        new_id = write(lambda: store.add_review(
+            db, call_id, user.name, item_id=item, action=action,
+            status=None if status == KEEP or action == "confirm" else status,
+            points=None if action == "confirm" else points, reason=reason,
+            role=user.role, based_on=st.session_state.get(f"seen_{call_id}") or None))
+        if new_id is not None:
             _after_save(db, call_id, user, new_id, f"{action} of {item} saved")
 
 
@@ -178,12 +174,8 @@ def _feedback_form(db: Database, call_id: str, score: dict, verdicts: dict,
         reason = st.text_input("Why (optional)", key="fb_reason")
         submitted = st.form_submit_button("Save verdict")
     if submitted:
-        try:
-            store.add_finding_feedback(db, finding, user.name, verdict, reason)
-        except (ValueError, QAError) as exc:
-            st.error(f"Not saved: {exc}")
-        else:
-            _after_save(db, call_id, user, None, "verdict saved")
+        write(lambda: store.add_finding_feedback(db, finding, user.name, verdict, reason),
+              "verdict saved")
 
 
 def _note_form(db: Database, call_id: str, score: dict, user: User) -> None:
@@ -196,13 +188,9 @@ def _note_form(db: Database, call_id: str, score: dict, user: User) -> None:
         phrase = st.text_input("Suggested phrase", key="cn_phrase")
         submitted = st.form_submit_button("Add note")
     if submitted:
-        try:
-            store.add_coaching_note(db, call_id, user.name, note, category=category,
-                                    suggested_phrase=phrase.strip(), item_id=item or None)
-        except (ValueError, QAError) as exc:
-            st.error(f"Not saved: {exc}")
-        else:
-            _after_save(db, call_id, user, None, "coaching note added")
+        write(lambda: store.add_coaching_note(db, call_id, user.name, note, category=category,
+                                              suggested_phrase=phrase.strip(),
+                                              item_id=item or None), "coaching note added")
 
 
 def _dispute_form(db: Database, call_id: str, score: dict, user: User) -> None:
@@ -213,20 +201,19 @@ def _dispute_form(db: Database, call_id: str, score: dict, user: User) -> None:
         comment = st.text_area("Why the score is wrong", key="dp_comment")
         submitted = st.form_submit_button("Raise dispute")
     if submitted:
-        try:
-            store.raise_dispute(db, call_id, item, user.name, comment, role=user.role)
-        except (ValueError, QAError) as exc:
-            st.error(f"Not saved: {exc}")
-        else:
-            _after_save(db, call_id, user, None, "dispute raised")
+        write(lambda: store.raise_dispute(db, call_id, item, user.name, comment,
+                                          role=user.role), "dispute raised")
 
 
 def _trail(db: Database, call_id: str) -> None:
     st.subheader("Audit trail")
     reviews = store.reviews_for_call(db, call_id, purpose="review")
-    st.dataframe([{k: r[k] for k in ("created_at", "reviewer", "role", "item_id", "action",
-                                     "status", "points", "reason")} for r in reviews]
-                 or [{"created_at": "no reviews yet"}], hide_index=True, width="stretch")
+    if reviews:
+        columns = ("created_at", "reviewer", "role", "item_id", "action", "status", "points",
+                   "reason")
+        st.table([{k: "" if r[k] is None else r[k] for k in columns} for r in reviews])
+    else:
+        st.caption("No reviews yet.")
     notes = store.coaching_notes(db, call_id=call_id)
     for n in notes:
         st.info(f"📝 {n['author']} · {n['category'] or 'note'}"
@@ -259,6 +246,8 @@ def render(user: User) -> None:
         st.error(f"Call {call_id} is not one of your calls.")
         return
     st.session_state["call_id"] = call_id
+    if st.query_params.get("call_id") != call_id:
+        st.query_params["call_id"] = call_id  # a link to this view names the call
     if not call["scores"]:
         st.title(f"Call {call_id}")
         st.warning("This call has no score yet (run `qa batch` on it).")

@@ -8,7 +8,7 @@ import streamlit as st
 from qa import store
 from qa.errors import QAError
 from qa.users import User
-from qa.web.session import database, open_call_button, saved
+from qa.web.session import database, open_call_button, write
 
 
 def _item_values(db, call_id: str, item_id: str) -> tuple[str, str]:
@@ -70,11 +70,6 @@ def render(user: User) -> None:
         if outcome == "accepted" and points is None:  # accepted as disputed: full points
             points = next((i["max"] for i in store.reviewed_score(db, chosen["call_id"])["items"]
                            if i["item_id"] == chosen["item_id"]), None)
-        try:
-            store.decide_dispute(db, dispute_id, user.name, outcome, comment.strip(), points)
-        except (ValueError, QAError) as exc:
-            st.error(f"Not saved: {exc}")
-            return
-        saved()
-        st.toast(f"dispute #{dispute_id} {outcome}")
-        st.rerun()
+        write(lambda: store.decide_dispute(db, dispute_id, user.name, outcome,
+                                           comment.strip(), points),
+              f"dispute #{dispute_id} {outcome}")

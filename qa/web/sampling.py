@@ -6,11 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from qa import store
-from qa.errors import QAError
 from qa.sampling import Candidate, SamplingPlan, draw_sample, spread
 from qa.users import User
 from qa.web import reads
-from qa.web.session import database, db_key, saved
+from qa.web.session import database, db_key, write
 
 ALL = "(all)"
 
@@ -58,14 +57,15 @@ def render(user: User) -> None:
         people = st.multiselect("Assign to reviewers (in turn)", reviewers, key="sp_people")
         submitted = st.form_submit_button(f"Assign {len(sample)} calls")
     if submitted:
-        try:
+        reasons = {s.call_id: s.reason for s in sample}
+
+        def assign() -> int:
             pairs = spread([s.call_id for s in sample], people)
-            reasons = {s.call_id: s.reason for s in sample}
             for reason in sorted(set(reasons.values())):
                 store.assign_calls(db, [p for p in pairs if reasons[p[0]] == reason],
                                    user.name, reason=reason)
-        except (ValueError, QAError) as exc:
-            st.error(f"Not assigned: {exc}")
-            return
-        saved()
-        st.success(f"Assigned {len(pairs)} calls to {', '.join(people)}.")
+            return len(pairs)
+
+        assigned = write(assign)
+        if assigned is not None:
+            st.success(f"Assigned {assigned} calls to {', '.join(people)}.")

@@ -9,6 +9,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import streamlit as st
 from sqlite_utils.db import Database
@@ -76,6 +77,22 @@ def db_key() -> str:
 def saved() -> None:
     """After a write: cached reads are stale for everyone."""
     st.cache_data.clear()
+
+
+def write(action: Callable[[], Any], done: str | None = None) -> Any:
+    """Run a store write; a refused write (ValueError, QAError) is shown as the reason it
+    was not saved and returns None. With `done`, a saved write shows it and reruns the
+    page (cached reads cleared) so everyone's view includes it."""
+    try:
+        result = action()
+    except (ValueError, QAError) as exc:
+        st.error(f"Not saved: {exc}")
+        return None
+    saved()
+    if done is not None:
+        st.toast(done)
+        st.rerun()
+    return result
 
 
 def _sign_in(db: Database) -> None:

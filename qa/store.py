@@ -1386,3 +1386,13 @@ def rule_hit_rates(db: Database, where: CallFilter = CallFilter(),
         row["hit_rate"] = row["calls_hit"] / total if total else None
         out.append(row)
     return out
+
+
+def add_reviews(db: Database, call_id: str, reviewer: str,
+                entries: Sequence[Mapping[str, Any]], **common: Any) -> list[int]:
+    """Several `add_review`s of one call in one transaction: all are saved or none (a
+    calibration scorecard is one act). Each entry holds add_review's keyword arguments
+    (item_id, action, status, points, reason); `common` applies to all. Returns the ids;
+    raises what add_review raises, leaving nothing written."""
+    with db.atomic():
+        return [add_review(db, call_id, reviewer, **{**common, **entry}) for entry in entries]

@@ -409,3 +409,26 @@ def test_reviews_are_append_only_in_the_database(db_path):
     store.add_review(db, "c-0002", "rita", item_id="closing")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         db.execute("UPDATE reviews SET reviewer = 'mallory'")
+
+
+def test_a_lead_assigns_calls_from_the_queue_and_the_reviewer_finds_them(db_path):
+    store.add_user(store.open_store(db_path), "rita", "reviewer", "password-123")
+    lead = open_page(user=LEAD)
+    lead.multiselect(key="qa_calls").set_value(["c-0001", "c-0004"])
+    lead.selectbox(key="qa_to").select("rita")
+    click(lead, "Assign")
+    assert query(db_path, "SELECT call_id, reviewer, assigned_by FROM assignments ORDER BY "
+                          "call_id") == [("c-0001", "rita", "lena"), ("c-0004", "rita", "lena")]
+    assigned = lead.dataframe[0].value.set_index("call")["assigned"]
+    assert (assigned["c-0001"], assigned["c-0004"]) == ("rita", "rita")
+    mine = open_page()
+    mine.selectbox(key="q_assigned").select("me")
+    click(mine, "Apply filters")
+    assert sorted(mine.dataframe[0].value["call"]) == ["c-0001", "c-0004"]
+    assert not [b for b in open_page().button if b.label == "Assign"]  # reviewers cannot
+
+
+def test_only_roles_allowed_to_reveal_get_the_unredacted_switch(db_path):
+    assert not open_page(CALL, call_id="c-0002").toggle
+    assert [t.label for t in open_page(CALL, user=LEAD, call_id="c-0002").toggle] == [
+        "Show unredacted text"]

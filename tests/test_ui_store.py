@@ -87,3 +87,14 @@ def test_rule_hit_rates_per_item_and_per_phrase(db):
     assert per_item["password_request"]["hit_rate"] == pytest.approx(1 / 6)
     phrases = {r["evidence"] for r in store.rule_hit_rates(db, by="evidence")}
     assert "不归我管" in phrases
+
+
+def test_add_reviews_saves_all_or_nothing(db):
+    with pytest.raises(ValueError, match="points must be"):
+        store.add_reviews(db, "c-0002", "rita", [
+            {"item_id": "greeting", "status": "pass"},
+            {"item_id": "closing", "status": "pass", "points": 99.0}],
+            action="override", reason="calibration", purpose="calibration")
+    assert store.reviews_for_call(db, "c-0002") == []
+    ids = store.add_reviews(db, "c-0002", "rita", [{"item_id": "greeting"}, {"item_id": "closing"}])
+    assert len(ids) == 2 and len(store.reviews_for_call(db, "c-0002")) == 2

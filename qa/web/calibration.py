@@ -11,7 +11,7 @@ from qa.calibration import calibration_report, points_for, ratings_from_rows
 from qa.callview import segment_html
 from qa.users import User
 from qa.web import reads
-from qa.web.session import database, db_key, write
+from qa.web.session import database, db_key, reviewer_names, write
 
 STATUSES = ("pass", "fail", "na", "critical")
 
@@ -19,7 +19,7 @@ STATUSES = ("pass", "fail", "na", "critical")
 def _assign(db: Database, user: User) -> None:
     calls = [r["call_id"] for r in reads.queue_page(db_key(), store.CallFilter(), None, None,
                                                      "date", 500, 0)[0]]
-    reviewers = store.users_with_role(db, "reviewer", "lead")
+    reviewers = reviewer_names(db)
     with st.form("calibration_assign", clear_on_submit=True):
         st.markdown("**Start a calibration round**")
         chosen = st.multiselect("Calls", calls, key="ca_calls")
@@ -67,12 +67,12 @@ def _score_blind(db: Database, user: User) -> None:
             given[item["item_id"]] = (status, points_for(status, item["max"], points))
         submitted = st.form_submit_button("Submit calibration scores")
     if submitted:
-        write(lambda: [store.add_review(db, call_id, user.name, item_id=item_id,
-                                        action="override", status=status, points=points,
-                                        reason="calibration (blind)", role=user.role,
-                                        purpose="calibration")
-                       for item_id, (status, points) in given.items()],
-              f"calibration scores for {call_id} saved")
+        write(lambda: store.add_reviews(
+            db, call_id, user.name,
+            [{"item_id": item_id, "status": status, "points": points}
+             for item_id, (status, points) in given.items()],
+            action="override", reason="calibration (blind)", role=user.role,
+            purpose="calibration"), f"calibration scores for {call_id} saved")
 
 
 def _results(db: Database) -> None:

@@ -9,7 +9,7 @@ import streamlit as st
 from qa import store
 from qa.users import User
 from qa.web import reads
-from qa.web.session import db_key, open_call_button
+from qa.web.session import database, db_key, open_call_button, reviewer_names, write
 
 ALL = "(all)"
 FLAGS = {"critical fail": ("critical", None), "customer abuse": ("flag", "customer_abuse"),
@@ -71,6 +71,22 @@ def filters(user: User) -> tuple[store.CallFilter, str | None, str | None, str]:
             user.name if assigned == "me" else None, ORDERS[order])
 
 
+def _assign_form(call_ids: list[str], user: User) -> None:
+    with st.form("queue_assign", clear_on_submit=True):
+        st.markdown("**Assign calls on this page**")
+        cols = st.columns([3, 2])
+        chosen = cols[0].multiselect("Calls", call_ids, key="qa_calls")
+        reviewer = cols[1].selectbox("To reviewer", reviewer_names(database()), key="qa_to")
+        submitted = st.form_submit_button("Assign")
+    if submitted:
+        if not chosen or not reviewer:
+            st.error("Choose the calls and a reviewer.")
+            return
+        write(lambda: store.assign_calls(database(), [(c, reviewer) for c in chosen],
+                                         user.name, reason="assigned from the queue"),
+              f"{len(chosen)} calls assigned to {reviewer}")
+
+
 def render(user: User) -> None:
     st.title("Review queue")
     where, status, assigned, order = filters(user)
@@ -96,5 +112,7 @@ def render(user: User) -> None:
             "open": st.column_config.LinkColumn("open", display_text="open ↗"),
             "score %": st.column_config.NumberColumn(format="%.1f")})
         open_call_button([r["call_id"] for r in rows], "queue")
+        if user.can("assign"):
+            _assign_form([r["call_id"] for r in rows], user)
     if pages > 1:
         st.number_input("Page", 1, pages, key="q_page")

@@ -9,7 +9,7 @@ from qa import store
 from qa.sampling import Candidate, SamplingPlan, draw_sample, spread
 from qa.users import User
 from qa.web import reads
-from qa.web.session import database, db_key, write
+from qa.web.session import database, db_key, reviewer_names, write
 
 ALL = "(all)"
 
@@ -52,7 +52,7 @@ def render(user: User) -> None:
     st.caption(f"{len(sample)} of {len(candidates)} calls selected")
     st.dataframe([{"call": s.call_id, "why": s.reason} for s in sample], hide_index=True,
                  width="stretch")
-    reviewers = store.users_with_role(db, "reviewer", "lead")
+    reviewers = reviewer_names(db)
     with st.form("sampling_assign"):
         people = st.multiselect("Assign to reviewers (in turn)", reviewers, key="sp_people")
         submitted = st.form_submit_button(f"Assign {len(sample)} calls")

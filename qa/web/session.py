@@ -95,6 +95,15 @@ def write(action: Callable[[], Any], done: str | None = None) -> Any:
     return result
 
 
+def reviewer_names(db: Database) -> list[str]:
+    """Who calls can be assigned to: reviewers and QA leads (and, in a demo, the demo
+    reviewer and lead, who are not users in the database)."""
+    names = store.users_with_role(db, "reviewer", "lead")
+    if settings().demo:
+        names = sorted({*names, DEMO_REVIEWER.name, "demo.lead"})
+    return names
+
+
 def _sign_in(db: Database) -> None:
     st.title("callqa — sign in")
     if store.count_users(db) == 0:

@@ -46,3 +46,15 @@ def test_ui_refuses_a_missing_database_and_a_database_without_users(tmp_path):
     store.open_store(tmp_path / "qa.db").close()
     empty = run_qa("ui", "--db", str(tmp_path / "qa.db"))
     assert empty.returncode == 1 and "no users yet" in empty.stderr and "--demo" in empty.stderr
+
+
+def test_ui_listens_on_loopback_only_and_passes_the_database_and_demo_flag(tmp_path):
+    from qa.uiserver import prepare
+
+    store.open_store(tmp_path / "qa.db").close()
+    launch = prepare(tmp_path / "qa.db", demo=True, port=8600)
+    argv = " ".join(launch.argv)
+    assert "--server.address 127.0.0.1" in argv and "--server.port 8600" in argv
+    assert argv.split(" run ")[1].split()[0].endswith("app.py")
+    assert launch.env["QA_DB"] == str((tmp_path / "qa.db").resolve())
+    assert launch.env["QA_UI_DEMO"] == "1"

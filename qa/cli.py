@@ -711,6 +711,81 @@ def failures_cmd(
         table.add_row(f["stage"], f["path"], f["reason"])
     out.print(table)
 
+# --- ui commands ---
+# (qa users / qa ui: logic in qa.store, qa.users and qa.uiserver)
+
+users_app = typer.Typer(help="Users of the reviewer UI.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="Sign-in name, e.g. wang.min"),
+    role: str = typer.Option(..., "--role", help="reviewer, lead, trainer, agent or admin."),
+    db: Path = typer.Option(Path("qa.db"), "--db", help="The results database."),
+    agent_id: Optional[str] = typer.Option(None, "--agent-id",
+                                           help="For an agent: the agent id whose calls they see."),
+    team: Optional[str] = typer.Option(None, "--team", help="The user's team."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from standard input."),
+    replace: bool = typer.Option(False, "--replace", help="Change an existing user."),
+) -> None:
+    """Add a user (the password is stored as a salted scrypt hash, never as text)."""
+    from qa.store import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    database = _open_db(db, create=True)
+    try:
+        add_user(database, name, role, password, agent_id=agent_id, team=team,
+                 created_by="cli", replace=replace)
+    except ValueError as exc:
+        raise _fail(str(exc))
+    err.print(f"user {name} ({role}) saved in {db}", highlight=False, markup=False)
+
+
+@users_app.command("list")
+def users_list(db: Path = typer.Option(Path("qa.db"), "--db", help="The results database.")) -> None:
+    """The users of the reviewer UI."""
+    from qa.store import list_users
+
+    table = Table(title=f"users in {db}", title_justify="left")
+    for column in ("name", "role", "agent_id", "team", "created_at"):
+        table.add_column(column)
+    for user in list_users(_open_db(db)):
+        table.add_row(*(str(user[c] or "") for c in ("name", "role", "agent_id", "team",
+                                                      "created_at")))
+    out.print(table)
+
+
+@app.command()
+def ui(
+    db: Path = typer.Option(Path("qa.db"), "--db", help="The results database (from qa batch)."),
+    demo: bool = typer.Option(False, "--demo", help="Sign in as a demo reviewer; no users needed."),
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    open_browser: bool = typer.Option(False, "--open", help="Open a browser on the UI."),
+) -> None:
+    """Start the reviewer UI (Streamlit) on localhost. Refuses a missing database, and a
+    database without users unless --demo."""
+    import subprocess
+
+    from qa.uiserver import prepare
+
+    try:
+        launch = prepare(db, demo=demo, port=port, open_browser=open_browser)
+    except QAError as exc:
+        raise _fail(str(exc), 1)
+    err.print(f"callqa UI on http://127.0.0.1:{port} ({db}{', demo' if demo else ''}); "
+              "Ctrl-C stops it", highlight=False, markup=False)
+    try:
+        code = subprocess.call(launch.argv, env=launch.env)
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
+
+
 
 def main() -> None:  # pragma: no cover - console entry point alias
     app()

@@ -38,13 +38,14 @@ from qa.errors import InputError
 from qa.model import Finding, Scorecard, Transcript, transcript_to_dict
 from qa.text import redact, to_display
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ITEM_STATUSES = ("pass", "fail", "na", "critical")
 REVIEW_PURPOSES = ("review", "calibration")
 DISPUTE_OUTCOMES = ("accepted", "rejected")
 FEEDBACK_VERDICTS = ("false_hit", "correct")
 APPEND_ONLY_TABLES = ("reviews", "coaching_notes", "disputes", "dispute_decisions",
                       "finding_feedback")
+UI_APPEND_ONLY_TABLES = ("assignments",)
 
 
 class StoreError(InputError):
@@ -163,10 +164,30 @@ def _migration_2(db: Database) -> None:
         db[table].create_index(columns, if_not_exists=True)
 
 
+def _migration_3(db: Database) -> None:
+    """Users of the reviewer UI (scrypt password hashes, never the password) and review
+    assignments (append-only: the latest assignment of a call is the one in force)."""
+    db["users"].create({
+        "name": str, "role": str, "agent_id": str, "team": str, "password_hash": str,
+        "created_by": str, "created_at": str, "updated_at": str,
+    }, pk="name", not_null={"role", "password_hash", "created_at"})
+    db["assignments"].create({
+        "assignment_id": int, "call_id": str, "reviewer": str, "purpose": str,
+        "reason": str, "assigned_by": str, "created_at": str,
+    }, pk="assignment_id", not_null={"call_id", "reviewer", "assigned_by", "created_at"})
+    for table in UI_APPEND_ONLY_TABLES:
+        _append_only(db, table)
+    for table, columns in (("assignments", ["call_id"]), ("assignments", ["reviewer"]),
+                           ("reviews", ["purpose", "call_id"]), ("calls", ["started_at"]),
+                           ("predictions", ["call_id"]), ("findings", ["check_type", "passed"])):
+        db[table].create_index(columns, if_not_exists=True)
+
+
 # (version, what it adds, function). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "calls, transcripts, segments with trigram FTS, scores, runs, failures", _migration_1),
     (2, "reviews, coaching notes, disputes, false-hit feedback; query indexes", _migration_2),
+    (3, "users of the reviewer UI (hashed passwords), review assignments", _migration_3),
 )
 
 
@@ -1140,3 +1161,367 @@ def has_subject(db: Database, scope: str, subject: str) -> bool:
     column = {"agent": "agent_id", "team": "team"}[scope]
     return db.execute(f"SELECT 1 FROM calls WHERE {column} = ? LIMIT 1",
                       (subject,)).fetchone() is not None
+# --- UI queries ---
+# Users, assignments and the reads the reviewer UI (app.py, pages/) needs. Additive: the
+# functions above are the batch's and the reports'.
+
+def _user_row(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    return {k: row[k] for k in ("name", "role", "agent_id", "team", "created_by",
+                                "created_at", "updated_at")}
+
+
+def add_user(db: Database, name: str, role: str, password: str, *,
+             agent_id: str | None = None, team: str | None = None,
+             created_by: str = "cli", replace: bool = False) -> None:
+    """Add a user of the reviewer UI with a scrypt hash of `password` (never the password
+    itself). `replace` updates an existing user's role, agent id, team and password.
+    Raises ValueError for a bad name, role or password, or an existing user without
+    `replace`."""
+    from qa.users import check_user, hash_password
+
+    check_user(name, role, agent_id)
+    hashed = hash_password(password)
+    existing = db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone()
+    if existing and not replace:
+        raise ValueError(f"user {name!r} already exists (use --replace to change it)")
+    now = _now()
+    with db.atomic():
+        if existing:
+            db.execute("UPDATE users SET role = ?, agent_id = ?, team = ?, password_hash = ?, "
+                       "updated_at = ? WHERE name = ?",
+                       (role, agent_id, team, hashed, now, name))
+        else:
+            _insert(db.conn, "users", {"name": name, "role": role, "agent_id": agent_id,
+                                       "team": team, "password_hash": hashed,
+                                       "created_by": created_by, "created_at": now})
+
+
+def get_user(db: Database, name: str) -> dict | None:
+    """A user (name, role, agent_id, team, ...; never the password hash) or None."""
+    return _user_row(next(iter(db.query("SELECT * FROM users WHERE name = ?", [name])), None))
+
+
+def authenticate(db: Database, name: str, password: str) -> dict | None:
+    """The user when `password` is theirs, else None (unknown users take as long)."""
+    from qa.users import verify_password
+
+    row = next(iter(db.query("SELECT * FROM users WHERE name = ?", [name])), None)
+    stored = row["password_hash"] if row else (
+        "scrypt$16384$8$1$00000000000000000000000000000000$" + "00" * 32)
+    ok = verify_password(password, stored)
+    return _user_row(row) if row and ok else None
+
+
+def list_users(db: Database) -> list[dict]:
+    """Every user, by name (no password hashes)."""
+    return [_user_row(r) for r in db.query("SELECT * FROM users ORDER BY name")]
+
+
+def count_users(db: Database) -> int:
+    return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+
+def users_with_role(db: Database, *roles: str) -> list[str]:
+    """Names of the users with one of `roles`, sorted."""
+    marks = ", ".join("?" for _ in roles)
+    return [r[0] for r in db.execute(f"SELECT name FROM users WHERE role IN ({marks}) "
+                                     "ORDER BY name", roles)]
+
+
+def assign_calls(db: Database, pairs: Iterable[tuple[str, str]], assigned_by: str, *,
+                 purpose: str = "review", reason: str = "") -> int:
+    """Append assignments of calls to reviewers ((call_id, reviewer) pairs); a later
+    assignment of a call replaces the earlier one in the queue. Returns how many. Raises
+    ValueError for a bad purpose, StoreError for an unknown call."""
+    if purpose not in REVIEW_PURPOSES:
+        raise ValueError(f"purpose must be one of {', '.join(REVIEW_PURPOSES)}")
+    rows, now = [], _now()
+    for call_id, reviewer in pairs:
+        rows.append((call_id, reviewer, purpose, reason, assigned_by, now))
+    with db.atomic():
+        known = {r[0] for r in db.execute(
+            f"SELECT call_id FROM calls WHERE call_id IN ({', '.join('?' for _ in rows)})",
+            [r[0] for r in rows])} if rows else set()
+        missing = sorted({r[0] for r in rows} - known)
+        if missing:
+            raise StoreError(missing[0], "", "no such call to assign")
+        db.conn.executemany("INSERT INTO assignments (call_id, reviewer, purpose, reason, "
+                            "assigned_by, created_at) VALUES (?,?,?,?,?,?)", rows)
+    return len(rows)
+
+
+REVIEW_STATUSES = ("unreviewed", "reviewed", "disputed", "open dispute")
+_ASSIGNED = ("(SELECT a.reviewer FROM assignments a WHERE a.call_id = c.call_id AND "
+             "a.purpose = 'review' ORDER BY a.assignment_id DESC LIMIT 1)")
+_UNCERTAINTY = ("(SELECT MIN(ABS(p.probability - 0.5)) FROM predictions p "
+                "WHERE p.score_id = s.score_id)")
+_QUEUE_ORDERS = {**_ORDERS, "uncertain": f"{_UNCERTAINTY} ASC NULLS LAST, c.started_at DESC"}
+
+
+def _queue_where(where: CallFilter, review_status: str | None,
+                 assigned_to: str | None) -> tuple[str, list[Any]]:
+    sql, params = _where(where)
+    clauses = [sql]
+    reviewed = ("EXISTS (SELECT 1 FROM reviews r WHERE r.call_id = c.call_id AND "
+                "r.purpose = 'review')")
+    if review_status == "unreviewed":
+        clauses.append(f"NOT {reviewed}")
+    elif review_status == "reviewed":
+        clauses.append(reviewed)
+    elif review_status == "disputed":
+        clauses.append("EXISTS (SELECT 1 FROM disputes d WHERE d.call_id = c.call_id)")
+    elif review_status == "open dispute":
+        clauses.append("EXISTS (SELECT 1 FROM disputes d WHERE d.call_id = c.call_id AND NOT "
+                       "EXISTS (SELECT 1 FROM dispute_decisions x WHERE x.dispute_id = "
+                       "d.dispute_id))")
+    elif review_status is not None:
+        raise ValueError(f"review status must be one of {', '.join(REVIEW_STATUSES)}")
+    if assigned_to is not None:
+        clauses.append(f"{_ASSIGNED} = ?")
+        params = [*params, assigned_to]
+    return " AND ".join(clauses), params
+
+
+def list_queue(db: Database, where: CallFilter = CallFilter(), *,
+               review_status: str | None = None, assigned_to: str | None = None,
+               order: str = "date", limit: int = 50, offset: int = 0) -> list[dict]:
+    """The review queue: `list_calls` rows plus `assigned_to`, `reviews` (how many review
+    entries), `open_disputes` and `uncertainty` (how close the least certain model
+    prediction is to 0.5; None without predictions). `review_status` is unreviewed,
+    reviewed, disputed or open dispute; `order` adds `uncertain` (least certain first) to
+    list_calls' orders. Raises ValueError for an unknown status or order."""
+    if order not in _QUEUE_ORDERS:
+        raise ValueError(f"order must be one of {', '.join(_QUEUE_ORDERS)}, not {order!r}")
+    sql, params = _queue_where(where, review_status, assigned_to)
+    # Newest first: walk calls by their started_at index and stop after a page, instead
+    # of sorting every current score (CROSS JOIN fixes SQLite's loop order).
+    join = "CROSS JOIN" if order == "date" else "JOIN"
+    rows = db.query(
+        f"SELECT {', '.join(CALL_LIST_COLUMNS)}, {_ASSIGNED} AS assigned_to, "
+        "(SELECT COUNT(*) FROM reviews r WHERE r.call_id = c.call_id AND r.purpose = "
+        "'review') AS reviews, (SELECT COUNT(*) FROM disputes d WHERE d.call_id = c.call_id "
+        "AND NOT EXISTS (SELECT 1 FROM dispute_decisions x WHERE x.dispute_id = "
+        f"d.dispute_id)) AS open_disputes, {_UNCERTAINTY} AS uncertainty FROM calls c {join} "
+        f"scores s ON s.call_id = c.call_id WHERE {sql} ORDER BY {_QUEUE_ORDERS[order]} "
+        "LIMIT ? OFFSET ?", [*params, limit, offset])
+    return [_decode_flags(row) for row in rows]
+
+
+def _decode_flags(row: dict) -> dict:
+    row["flags"] = json.loads(row["flags"]) if row["flags"] else []
+    for key in ("passed", "critical_failed"):
+        if key in row:
+            row[key] = bool(row[key])
+    return row
+
+
+def count_queue(db: Database, where: CallFilter = CallFilter(), *,
+                review_status: str | None = None, assigned_to: str | None = None) -> int:
+    """How many calls `list_queue` would list without a limit."""
+    sql, params = _queue_where(where, review_status, assigned_to)
+    return db.execute(f"SELECT COUNT(*) FROM calls c JOIN scores s ON s.call_id = c.call_id "
+                      f"WHERE {sql}", params).fetchone()[0]
+
+
+def queue_choices(db: Database) -> dict[str, list]:
+    """What the queue's filters offer: teams, agents ((id, name)), queues, rubric ids,
+    items ((id, name); read from 1,000 current scores), and the first and last call
+    date."""
+    def column(sql: str) -> list:
+        return [r[0] for r in db.execute(sql) if r[0] is not None]
+
+    dates = db.execute("SELECT (SELECT MIN(call_date) FROM calls), "  # two index lookups
+                       "(SELECT MAX(call_date) FROM calls)").fetchone()
+    return {
+        "teams": column("SELECT DISTINCT team FROM calls ORDER BY team"),
+        "agents": [(r[0], r[1]) for r in db.execute(  # distinct ids from the index first
+            "SELECT a.agent_id, (SELECT agent_name FROM calls n WHERE n.agent_id = a.agent_id "
+            "AND n.agent_name IS NOT NULL LIMIT 1) FROM (SELECT DISTINCT agent_id FROM calls "
+            "WHERE agent_id IS NOT NULL) a ORDER BY a.agent_id")],
+        "queues": column("SELECT DISTINCT queue FROM calls ORDER BY queue"),
+        "rubrics": column("SELECT DISTINCT rubric_id FROM scores WHERE is_current = 1 "
+                          "ORDER BY rubric_id"),
+        "items": [(r[0], r[1]) for r in db.execute(
+            "SELECT item_id, MIN(name) FROM item_scores WHERE score_id IN (SELECT score_id "
+            "FROM scores WHERE is_current = 1 LIMIT 1000) GROUP BY item_id ORDER BY item_id")],
+        "dates": [dates[0], dates[1]] if dates else [None, None],
+    }
+
+
+def sampling_candidates(db: Database, where: CallFilter = CallFilter()) -> list[dict]:
+    """Every call the filter selects, for a sampling plan: call_id, agent_id, call_date,
+    critical_failed, flags and `risk` (the highest probability of a model whose name or
+    label mentions complaint; None without one)."""
+    sql, params = _where(where)
+    rows = db.query(
+        "SELECT c.call_id, c.agent_id, c.call_date, s.critical_failed, s.flags, (SELECT "
+        "MAX(p.probability) FROM predictions p WHERE p.score_id = s.score_id AND (p.model "
+        "LIKE '%complaint%' OR p.label LIKE '%complaint%')) AS risk FROM calls c JOIN scores "
+        f"s ON s.call_id = c.call_id WHERE {sql} ORDER BY c.call_id", params)
+    return [_decode_flags(row) for row in rows]
+
+
+def latest_review_id(db: Database, call_id: str) -> int | None:
+    """The newest review id of a call (any purpose), or None: what a reviewer's edit is
+    `based_on`."""
+    return db.execute("SELECT MAX(review_id) FROM reviews WHERE call_id = ?",
+                      (call_id,)).fetchone()[0]
+
+
+def reviews_after(db: Database, call_id: str, review_id: int | None,
+                  purpose: str = "review") -> list[dict]:
+    """Reviews of a call newer than `review_id` (all of them for None), oldest first:
+    what others saved since a reviewer opened the call."""
+    return list(db.query("SELECT * FROM reviews WHERE call_id = ? AND review_id > ? AND "
+                         "purpose = ? ORDER BY review_id", [call_id, review_id or 0, purpose]))
+
+
+def finding_verdicts(db: Database, call_id: str) -> dict[int, dict]:
+    """The latest false-hit/correct verdict per finding of a call, by finding id."""
+    out: dict[int, dict] = {}
+    for row in db.query("SELECT * FROM finding_feedback WHERE call_id = ? ORDER BY "
+                        "feedback_id", [call_id]):
+        out[row["finding_id"]] = row
+    return out
+
+
+def calibration_calls(db: Database, reviewer: str | None = None) -> list[dict]:
+    """Calls assigned for calibration (each once, newest assignment first) with how many
+    reviewers were assigned and whether `reviewer` has already scored it."""
+    params: list[Any] = []
+    done = "0"
+    if reviewer is not None:
+        done = ("EXISTS (SELECT 1 FROM reviews r WHERE r.call_id = a.call_id AND r.purpose = "
+                "'calibration' AND r.reviewer = ?)")
+        params.append(reviewer)
+    return list(db.query(
+        f"SELECT a.call_id, MAX(a.assignment_id) AS assignment_id, COUNT(DISTINCT a.reviewer) "
+        f"AS reviewers, GROUP_CONCAT(DISTINCT a.reviewer) AS assigned, {done} AS done, "
+        "MIN(c.agent_id) AS agent_id, MIN(c.started_at) AS started_at FROM assignments a "
+        "JOIN calls c ON c.call_id = a.call_id WHERE a.purpose = 'calibration' "
+        "GROUP BY a.call_id ORDER BY assignment_id DESC", params))
+
+
+def calibration_ratings(db: Database, call_ids: Sequence[str] | None = None
+                        ) -> tuple[list[dict], list[dict]]:
+    """(reviewer ratings, automatic ratings) of calibration calls: each a dict with
+    call_id, item_id, rater, status, points, max. A reviewer's latest calibration review
+    of an item counts; the automatic rating is the call's current score."""
+    clause, params = "", []
+    if call_ids is not None:
+        clause = f" AND r.call_id IN ({', '.join('?' for _ in call_ids)})"
+        params = list(call_ids)
+    reviewer_rows = list(db.query(
+        "SELECT r.call_id, r.item_id, r.reviewer AS rater, COALESCE(r.status, i.status) AS "
+        "status, COALESCE(r.points, CASE WHEN r.action = 'confirm' THEN i.points END) AS "
+        "points, i.max FROM reviews r JOIN item_scores i ON i.score_id = r.score_id AND "
+        "i.item_id = r.item_id WHERE r.purpose = 'calibration' AND r.item_id IS NOT NULL"
+        f"{clause} AND r.review_id = (SELECT MAX(review_id) FROM reviews q WHERE q.call_id = "
+        "r.call_id AND q.item_id = r.item_id AND q.reviewer = r.reviewer AND q.purpose = "
+        "'calibration') ORDER BY r.call_id, r.item_id, r.reviewer", params))
+    calls = sorted({r["call_id"] for r in reviewer_rows})
+    automatic = list(db.query(
+        "SELECT i.call_id, i.item_id, 'automatic' AS rater, i.status, i.points, i.max FROM "
+        "item_scores i JOIN scores s ON s.score_id = i.score_id WHERE s.is_current = 1 AND "
+        f"i.call_id IN ({', '.join('?' for _ in calls)}) ORDER BY i.call_id, i.item_id",
+        calls)) if calls else []
+    return reviewer_rows, automatic
+
+
+def score_trend(db: Database, where: CallFilter = CallFilter(),
+                by: str | None = "agent_id") -> list[dict]:
+    """Average score per week (`week`: the Monday, YYYY-MM-DD) and per agent or team
+    (`by`: agent_id, team or None for everyone): calls, mean percent, critical fails."""
+    if by not in (None, "agent_id", "team"):
+        raise ValueError("by must be agent_id, team or None")
+    sql, params = _where(where)
+    group = f"c.{by} AS who, " if by else "'all' AS who, "
+    return list(db.query(
+        f"SELECT {group}date(c.call_date, 'weekday 0', '-6 days') AS week, COUNT(*) AS calls, "
+        "ROUND(AVG(s.percent), 1) AS mean_percent, SUM(s.critical_failed) AS critical_fails "
+        f"FROM calls c JOIN scores s ON s.call_id = c.call_id WHERE {sql} AND c.call_date IS "
+        "NOT NULL GROUP BY who, week ORDER BY who, week", params))
+
+
+def failed_item_examples(db: Database, item_id: str, where: CallFilter = CallFilter(),
+                         limit: int = 3) -> list[dict]:
+    """Calls that lost points on `item_id` (lowest score first): call_id, started_at,
+    agent_id, percent, points, max — example calls for coaching."""
+    sql, params = _where(where)
+    return list(db.query(
+        "SELECT c.call_id, c.started_at, c.agent_id, s.percent, i.points, i.max FROM calls c "
+        "JOIN scores s ON s.call_id = c.call_id JOIN item_scores i ON i.score_id = s.score_id "
+        f"WHERE {sql} AND i.item_id = ? AND i.status IN ('fail', 'critical') "
+        "ORDER BY s.percent, c.started_at DESC LIMIT ?", [*params, item_id, limit]))
+
+
+def shift_exposure(db: Database, shifts: Sequence[tuple[str, int, int]],
+                   where: CallFilter = CallFilter(), flag: str = "customer_abuse") -> list[dict]:
+    """Per agent and shift: calls and calls with `flag` (customer abuse by default).
+    `shifts` are (name, first hour, hour after the last) in the call's local time, e.g.
+    ('early', 6, 14); an hour outside every shift counts as 'other'."""
+    sql, params = _where(where)
+    cases = " ".join("WHEN CAST(substr(c.started_at, 12, 2) AS INTEGER) >= ? AND "
+                     "CAST(substr(c.started_at, 12, 2) AS INTEGER) < ? THEN ?" for _ in shifts)
+    shift_params = [v for name, start, end in shifts for v in (start, end, name)]
+    shift = f"CASE {cases} ELSE 'other' END" if shifts else "'all'"
+    return list(db.query(
+        f"SELECT c.agent_id, MIN(c.agent_name) AS agent_name, {shift} AS shift, COUNT(*) AS "
+        "calls, SUM(EXISTS (SELECT 1 FROM json_each(s.flags) WHERE json_each.value = ?)) AS "
+        f"flagged FROM calls c JOIN scores s ON s.call_id = c.call_id WHERE {sql} "
+        "GROUP BY c.agent_id, shift ORDER BY flagged DESC, c.agent_id, shift",
+        [*shift_params, flag, *params]))
+
+
+def agent_talk_metrics(db: Database, agent_id: str, limit: int = 200) -> list[dict]:
+    """The agent's latest `limit` calls, oldest first: call_id, started_at, duration_s,
+    agent_chars and agent_seconds (the agent's segments), longest_gap_s and gap_s (time
+    between consecutive segments, i.e. nobody talking)."""
+    return list(db.query(
+        "WITH recent AS (SELECT call_id, started_at, duration_s FROM calls WHERE agent_id = ? "
+        "ORDER BY started_at DESC LIMIT ?), gaps AS (SELECT g.call_id, g.speaker, g.text, "
+        "g.start, g.[end], MAX(0, g.start - LAG(g.[end]) OVER (PARTITION BY g.call_id ORDER BY "
+        "g.idx)) AS gap FROM segments g WHERE g.call_id IN (SELECT call_id FROM recent)) "
+        "SELECT r.call_id, r.started_at, r.duration_s, SUM(CASE WHEN g.speaker = 'agent' THEN "
+        "length(g.text) ELSE 0 END) AS agent_chars, ROUND(SUM(CASE WHEN g.speaker = 'agent' "
+        "THEN g.[end] - g.start ELSE 0 END), 2) AS agent_seconds, ROUND(COALESCE(MAX(g.gap), 0), "
+        "2) AS longest_gap_s, ROUND(COALESCE(SUM(g.gap), 0), 2) AS gap_s FROM recent r LEFT JOIN "
+        "gaps g ON g.call_id = r.call_id GROUP BY r.call_id ORDER BY r.started_at, r.call_id",
+        [agent_id, limit]))
+
+
+def rule_hit_rates(db: Database, where: CallFilter = CallFilter(),
+                   by: str = "item_id") -> list[dict]:
+    """How often each rule fires over the filtered calls: per item (`by` item_id) the
+    failed findings and the calls with one; per lexicon phrase (`by` evidence: the
+    matched text of forbidden-word hits) the same. `calls` is the number of calls looked
+    at, `hit_rate` the share of them with a hit."""
+    if by not in ("item_id", "evidence"):
+        raise ValueError("by must be item_id or evidence")
+    sql, params = _where(where)
+    total = db.execute(f"SELECT COUNT(*) FROM calls c JOIN scores s ON s.call_id = c.call_id "
+                       f"WHERE {sql}", params).fetchone()[0]
+    extra = " AND f.check_type = 'forbidden'" if by == "evidence" else ""
+    rows = db.query(
+        f"SELECT f.{by}, MIN(f.item_id) AS item_id, COUNT(*) AS hits, COUNT(DISTINCT "
+        "f.call_id) AS calls_hit FROM calls c JOIN scores s ON s.call_id = c.call_id JOIN "
+        f"findings f ON f.score_id = s.score_id WHERE {sql} AND f.passed = 0 AND f.is_flag = 0"
+        f"{extra} GROUP BY f.{by} ORDER BY hits DESC, f.{by}", params)
+    out = []
+    for row in rows:
+        row["calls"] = total
+        row["hit_rate"] = row["calls_hit"] / total if total else None
+        out.append(row)
+    return out
+
+
+def add_reviews(db: Database, call_id: str, reviewer: str,
+                entries: Sequence[Mapping[str, Any]], **common: Any) -> list[int]:
+    """Several `add_review`s of one call in one transaction: all are saved or none (a
+    calibration scorecard is one act). Each entry holds add_review's keyword arguments
+    (item_id, action, status, points, reason); `common` applies to all. Returns the ids;
+    raises what add_review raises, leaving nothing written."""
+    with db.atomic():
+        return [add_review(db, call_id, reviewer, **{**common, **entry}) for entry in entries]

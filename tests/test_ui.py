@@ -20,10 +20,10 @@ REVIEWER = User("rita", "reviewer")
 OTHER_REVIEWER = User("rob", "reviewer")
 LEAD = User("lena", "lead")
 AGENT_LI = User("li.qiang", "agent", agent_id="A023")
-CALL, CALIBRATION, DISPUTES, AGENTS, RULES, SAMPLING, SCORER = (
+CALL, CALIBRATION, DISPUTES, AGENTS, RULES, SAMPLING, REPORTS, SCORER = (
     "pages/1_Call.py", "pages/3_Calibration.py", "pages/2_Disputes.py",
     "pages/4_Agents_and_teams.py", "pages/5_Rules.py", "pages/6_Sampling.py",
-    "pages/8_Score_a_transcript.py")
+    "pages/7_Reports.py", "pages/8_Score_a_transcript.py")
 
 
 @pytest.fixture(scope="session")
@@ -432,3 +432,32 @@ def test_only_roles_allowed_to_reveal_get_the_unredacted_switch(db_path):
     assert not open_page(CALL, call_id="c-0002").toggle
     assert [t.label for t in open_page(CALL, user=LEAD, call_id="c-0002").toggle] == [
         "Show unredacted text"]
+
+
+# --- reports -------------------------------------------------------------------------
+
+def test_the_reports_page_previews_an_agents_report_and_offers_the_downloads(db_path):
+    at = open_page(REPORTS, user=User("tina", "trainer"))
+    assert at.text_input(key="r_period").value == "2026-11"   # the latest calls' month
+    at.selectbox(key="r_agent").select("A017").run()
+    assert not at.exception, at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download PDF", "Download Excel", "Download CSV"]
+    preview = at.get("iframe")[0].proto.srcdoc
+    assert "王敏 (A017)" in preview and "League table" not in preview
+
+
+def test_a_team_report_has_its_league_table_and_an_empty_period_says_so(db_path):
+    at = open_page(REPORTS, user=LEAD)
+    at.radio(key="r_scope").set_value("team").run()
+    assert "League table" in at.get("iframe")[0].proto.srcdoc
+    at.text_input(key="r_period").input("2026-09").run()
+    assert not at.exception, at.exception
+    assert any("no scored calls" in w.value for w in at.warning)
+
+
+def test_an_agent_sees_only_their_own_report(db_path):
+    at = open_page(REPORTS, user=AGENT_LI)
+    assert len(at.radio) == 0                                  # no choice of subject
+    assert "r_agent" not in [s.key for s in at.selectbox]
+    assert "李强 (A023)" in at.get("iframe")[0].proto.srcdoc

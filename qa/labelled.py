@@ -5,9 +5,8 @@ Sources:
   columns are ignored). A text may be a dialogue, `customer: … || agent: …`, and the task
   then reads its own side of it.
 - JSON lines with `text` or `turns` ([{"role", "text"}]) and `label`.
-- A callqa SQLite database: reviewer-confirmed labels in the `call_labels` table (one row
-  per label a reviewer gave: call_id, task, label, reviewer, created_at; the latest per
-  call and task counts) with the call's words from the `segments` table.
+- A callqa results database: reviewers' labels of whole calls (qa.store.add_call_label;
+  the latest per call and task counts) with the call's words.
 
 Every problem is an InputError naming the file and the line or column.
 """
@@ -15,10 +14,8 @@ Every problem is an InputError naming the file and the line or column.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,53 +126,17 @@ def task_labels(rows: LabelledRows, task: Task, positive: str | None = None) -> 
 
 # --- reviewer labels in the database ---------------------------------------------------------
 
-CALL_LABELS_TABLE = """CREATE TABLE IF NOT EXISTS call_labels (
-    label_id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, task TEXT NOT NULL,
-    label TEXT NOT NULL, reviewer TEXT NOT NULL, created_at TEXT NOT NULL)"""
-
-
-def add_call_label(db_path: str | Path, call_id: str, task: str, label: str,
-                   reviewer: str) -> int:
-    """Append a reviewer's label for a call (the latest per call and task counts)."""
-    with sqlite3.connect(str(db_path)) as conn:
-        conn.execute(CALL_LABELS_TABLE)
-        cursor = conn.execute(
-            "INSERT INTO call_labels (call_id, task, label, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
-            (call_id, task, label, reviewer, dt.datetime.now(dt.timezone.utc).isoformat()))
-        return int(cursor.lastrowid)
-
-
 def read_db_labels(db_path: str | Path, task: str) -> LabelledRows:
-    """Reviewer-confirmed labels of `task` with each call's words as a dialogue text.
-    Raises InputError when the file is not a database with those tables or has no
-    labels for the task."""
-    path = Path(db_path)
-    if not path.is_file():
-        raise InputError(str(path), "", "no such database file")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            for table in ("call_labels", "segments"):
-                if table not in tables:
-                    raise InputError(str(path), table, "no such table: no reviewer labels to learn from")
-            latest = conn.execute(
-                "SELECT call_id, label FROM call_labels WHERE label_id IN "
-                "(SELECT MAX(label_id) FROM call_labels WHERE task = ? GROUP BY call_id) "
-                "ORDER BY call_id", (task,)).fetchall()
-            texts, labels, ids = [], [], []
-            for call_id, label in latest:
-                turns = conn.execute("SELECT speaker, text FROM segments WHERE call_id = ? "
-                                     "ORDER BY idx", (call_id,)).fetchall()
-                if not turns:
-                    continue
-                texts.append(" || ".join(f"{speaker}: {text}" for speaker, text in turns))
-                labels.append(label)
-                ids.append(call_id)
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise InputError(str(path), "", f"not a readable callqa database: {exc}") from None
-    if not texts:
-        raise InputError(str(path), "call_labels", f"no reviewer labels for task {task!r}")
-    return LabelledRows(str(path), tuple(texts), tuple(labels), tuple(ids))
+    """Reviewer-confirmed labels of `task` (qa.store's call_labels, the latest per call)
+    with each call's words as a dialogue text. Raises InputError when the file is not a
+    callqa database or has no labels for the task."""
+    from qa import store
+
+    db = store.open_store(db_path, create=False)
+    rows = store.labelled_dialogues(db, task)
+    if not rows:
+        raise InputError(str(db_path), "call_labels", f"no reviewer labels for task {task!r}")
+    texts = tuple(" || ".join(f"{speaker}: {text}" for speaker, text in turns)
+                  for _, _, turns in rows)
+    return LabelledRows(str(db_path), texts, tuple(label for _, label, _ in rows),
+                        tuple(call_id for call_id, _, _ in rows))

@@ -38,7 +38,7 @@ from qa.errors import InputError
 from qa.model import Finding, Scorecard, Transcript, transcript_to_dict
 from qa.text import redact, to_display
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ITEM_STATUSES = ("pass", "fail", "na", "critical")
 REVIEW_PURPOSES = ("review", "calibration")
 DISPUTE_OUTCOMES = ("accepted", "rejected")
@@ -183,11 +183,23 @@ def _migration_3(db: Database) -> None:
         db[table].create_index(columns, if_not_exists=True)
 
 
+def _migration_4(db: Database) -> None:
+    """Reviewers' labels of whole calls for the classifiers (call_reason, complaint_risk,
+    ...): append-only, the latest label per call and task is the one in force."""
+    db["call_labels"].create({
+        "label_id": int, "call_id": str, "task": str, "label": str, "reviewer": str,
+        "created_at": str,
+    }, pk="label_id", not_null={"call_id", "task", "label", "reviewer", "created_at"})
+    _append_only(db, "call_labels")
+    db["call_labels"].create_index(["task", "call_id"], if_not_exists=True)
+
+
 # (version, what it adds, function). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "calls, transcripts, segments with trigram FTS, scores, runs, failures", _migration_1),
     (2, "reviews, coaching notes, disputes, false-hit feedback; query indexes", _migration_2),
     (3, "users of the reviewer UI (hashed passwords), review assignments", _migration_3),
+    (4, "reviewers' call labels for training the classifiers", _migration_4),
 )
 
 
@@ -1525,3 +1537,34 @@ def add_reviews(db: Database, call_id: str, reviewer: str,
     raises what add_review raises, leaving nothing written."""
     with db.atomic():
         return [add_review(db, call_id, reviewer, **{**common, **entry}) for entry in entries]
+
+
+# --- labels for the classifiers -------------------------------------------------------
+
+def add_call_label(db: Database, call_id: str, task: str, label: str, reviewer: str) -> int:
+    """Append a reviewer's label of a whole call for a classifier task (the latest per
+    call and task counts). Returns the label id; raises ValueError for an empty label,
+    StoreError for an unknown call."""
+    if not label.strip() or not task.strip():
+        raise ValueError("a call label needs a task and a label")
+    if db.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone() is None:
+        raise StoreError(call_id, "", "no such call")
+    with db.atomic():
+        return _insert(db.conn, "call_labels", {
+            "call_id": call_id, "task": task, "label": label.strip(), "reviewer": reviewer,
+            "created_at": _now()}).lastrowid
+
+
+def labelled_dialogues(db: Database, task: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(call id, label, [(speaker, masked text), ...]) of every call whose latest label for
+    `task` is in force, by call id."""
+    latest = db.execute(
+        "SELECT call_id, label FROM call_labels WHERE label_id IN (SELECT MAX(label_id) "
+        "FROM call_labels WHERE task = ? GROUP BY call_id) ORDER BY call_id", (task,)).fetchall()
+    out = []
+    for call_id, label in latest:
+        turns = db.execute("SELECT speaker, text FROM segments WHERE call_id = ? ORDER BY idx",
+                           (call_id,)).fetchall()
+        if turns:
+            out.append((call_id, label, [(speaker, text) for speaker, text in turns]))
+    return out

@@ -15,7 +15,8 @@ from qa.classify import (TASKS, active_learning_order, dialogue_turns, emotion_r
                          predict_calls, row_units, train_task_model)
 from qa.errors import InputError
 from qa.evaluation import evaluate, roc_auc_score
-from qa.labelled import add_call_label, read_db_labels, read_labelled
+from qa.labelled import read_db_labels, read_labelled
+from qa.text import to_display
 from qa.models import ModelError, load_model, save_model
 from qa.training import evaluate_model, train_and_save
 from tests.conftest import REPO, SHARED, run_qa, transcript
@@ -198,15 +199,22 @@ def test_a_model_directory_from_another_version_exits_2(reason_model, tmp_path):
 # --- reviewer labels from the database and the labelling queue --------------------------------
 
 def make_store(path, calls):
-    import sqlite3
+    """A real results database holding `calls` ({call_id: [(speaker, text)]}), scored."""
+    from qa import store
+    from qa.rubric import score_transcript
+    from tests.conftest import bundled, transcript
 
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE segments (call_id TEXT, idx INTEGER, start REAL, end REAL, "
-                      "speaker TEXT, text TEXT)")
-        for call_id, turns in calls.items():
-            for i, (speaker, text) in enumerate(turns):
-                conn.execute("INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)",
-                             (call_id, i, i * 3.0, i * 3.0 + 2.5, speaker, text))
+    db = store.open_store(path)
+    rubric = bundled("zh-bank-hotline")
+    stored = []
+    for call_id, turns in calls.items():
+        t = transcript([(speaker, i * 3.0, i * 3.0 + 2.5, text)
+                        for i, (speaker, text) in enumerate(turns)], call_id=call_id)
+        stored.append(store.build_stored_call(
+            t, score_transcript(rubric, t), content_sha256=call_id, work_key=call_id,
+            engine_id="transcript", source_path=f"{call_id}.json", source_kind="transcript"))
+    store.write_calls(db, stored)
+    return db
 
 
 def test_training_from_reviewer_labels_in_the_database(tmp_path):
@@ -214,13 +222,16 @@ def test_training_from_reviewer_labels_in_the_database(tmp_path):
     rows = read_labelled(SEED)
     calls = {f"c-{i:03d}": [("agent", "您好，很高兴为您服务"), ("customer", text)]
              for i, text in enumerate(rows.texts)}
-    make_store(db, calls)
+    database = make_store(db, calls)
+    from qa import store
+
     for (call_id, _), label in zip(calls.items(), rows.labels):
-        add_call_label(db, call_id, "call_reason", "其他", "reviewer-a")
-        add_call_label(db, call_id, "call_reason", label, "lead-b")  # the latest counts
+        store.add_call_label(database, call_id, "call_reason", "其他", "reviewer-a")
+        store.add_call_label(database, call_id, "call_reason", label, "lead-b")  # the latest counts
     from_db = read_db_labels(db, "call_reason")
     assert from_db.labels == rows.labels
-    assert row_units(TASKS["call_reason"], from_db.texts[0]) == [rows.texts[0]]
+    # the customer's words, as stored: the display form (full-width punctuation folded)
+    assert row_units(TASKS["call_reason"], from_db.texts[0]) == [to_display(rows.texts[0])]
     result = run_qa("train", "--task", "call_reason", "--from-db", str(db), "--out",
                     str(tmp_path / "reason"))
     assert result.returncode == 0, result.stderr

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.batchdata import scalar, write_calls
@@ -10,14 +13,33 @@ from tests.conftest import run_qa
 distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
 
 
+# The cluster runs in a process of its own: its workers are spawned, and a spawned process
+# re-runs the parent's main module, which inside pytest may be a Streamlit page an
+# earlier test ran.
+_CLUSTER = """
+import sys, distributed
+cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()
+cluster.close()
+"""
+
+
 @pytest.fixture(scope="module")
 def scheduler():
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+    process = subprocess.Popen([sys.executable, "-c", _CLUSTER], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
     try:
-        yield cluster.scheduler_address
+        address = process.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), f"the cluster did not start: {address!r}"
+        yield address
     finally:
-        cluster.close()
+        process.stdin.close()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def test_calls_are_scored_on_the_cluster_and_written_by_the_client(tmp_path, scheduler):

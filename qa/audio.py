@@ -152,7 +152,8 @@ def decode(path: str | Path) -> DecodedAudio:
     if buffer.size == 0:
         raise AudioError(str(path), "", "zero-length recording: no audio samples")
     decoded = DecodedAudio(str(path), buffer.channels(), source_rate, codec)
-    if max(int(np.abs(ch.astype(np.int32)).max()) for ch in decoded.channels) < _SILENT_PEAK:
+    # max and min, not abs(): no full-length temporary copy of an hour of samples
+    if max(max(int(ch.max()), -int(ch.min())) for ch in decoded.channels) < _SILENT_PEAK:
         raise AudioError(str(path), "", f"silent recording ({decoded.duration:.1f} s of silence)")
     return decoded
 

@@ -121,13 +121,7 @@ def score(
                 bad += 1
                 continue
             loaded = rubrics.for_language(item.language)
-            card = score_transcript(loaded, item)
-            if format == "json":
-                data = scorecard_to_dict(card)
-                sys.stdout.write(json.dumps(redact_scorecard(data) if redact_pii else data,
-                                            ensure_ascii=False) + "\n")
-            else:
-                _print_table(card, loaded)
+            _emit_card(score_transcript(loaded, item), loaded, format, redact_pii)
     except QAError as exc:
         raise _fail(str(exc))
     if bad:
@@ -542,12 +536,7 @@ def score_audio(paths: list[Path], rubric: str, format: str, redact_pii: bool,
             err.print(f"[red]error:[/red] {exc}", highlight=False)
             bad += 1
             continue
-        if format == "json":
-            data = scorecard_to_dict(card)
-            sys.stdout.write(json.dumps(redact_scorecard(data) if redact_pii else data,
-                                        ensure_ascii=False) + "\n")
-        else:
-            _print_table(card, loaded)
+        _emit_card(card, loaded, format, redact_pii)
     if bad:
         raise typer.Exit(2)
 # --- classifier commands ---
@@ -785,6 +774,16 @@ def ui(
         code = 130
     raise typer.Exit(code)
 
+
+
+def _emit_card(card: Scorecard, loaded: Rubric, format: str, redact_pii: bool) -> None:
+    """One scorecard on stdout: a JSON line or the table (shared by --transcript and --audio)."""
+    if format == "json":
+        data = scorecard_to_dict(card)
+        sys.stdout.write(json.dumps(redact_scorecard(data) if redact_pii else data,
+                                    ensure_ascii=False) + "\n")
+    else:
+        _print_table(card, loaded)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -2,7 +2,7 @@
 
 `make_transcriber(options)` loads the model once; `Transcriber.transcribe(path, call)`
 decodes the recording (qa.audio), measures voice activity per channel, recognises each
-channel in windows of at most `window_s` seconds cut at pauses (so an hour-long file is
+channel in windows of at most `window_s` seconds (5 minutes) cut at pauses (so an hour-long file is
 never handed to the recogniser whole), and returns an `AudioTranscription`: a
 `qa.model.Transcript` with roles, Simplified `text`, the engine's `raw_text` and word
 timestamps, and the `VoiceActivity` the silence and overlap checks use.
@@ -34,7 +34,7 @@ from qa.text import detect_language, to_display
 from qa.weights import ResolvedModel, prepare_engine_environment, resolve_model
 
 __all__ = ["TranscribeOptions", "Transcriber", "AudioTranscription", "make_transcriber",
-           "FasterWhisperTranscriber", "recognition_windows", "align_to_speech", "missed_speech", "LANGUAGES", "ENGINES"]
+           "FasterWhisperTranscriber", "recognition_windows", "align_to_speech", "missed_speech", "spans_a_pause", "LANGUAGES", "ENGINES"]
 
 LANGUAGES = ("auto", "zh", "en")
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -50,7 +50,7 @@ class TranscribeOptions:
     compute_type: str = "float32"
     beam_size: int = 5
     threads: int = 0                  # CTranslate2 threads; 0: its default
-    window_s: float = 600.0           # longest stretch of audio handed to Whisper at once
+    window_s: float = 300.0           # longest stretch of audio handed to Whisper at once
     # Audio kept around the recogniser's own speech cuts: 800 ms keeps a short first word
     # (the 好 that opens a sentence) that 400 ms clipped on the labelled clips.
     speech_pad_ms: int = 800
@@ -163,6 +163,14 @@ def missed_speech(intervals: tuple[Interval, ...], segments: list[tuple[float, f
     return missed
 
 
+def spans_a_pause(start: float, end: float, intervals: tuple[Interval, ...],
+                  max_pause_s: float = 2.0) -> bool:
+    """Whether a segment runs across a pause of `max_pause_s` or more between two speech
+    intervals (one sentence does not; a misaligned one does)."""
+    inside = [iv for iv in intervals if iv.end > start and iv.start < end]
+    return any(b.start - a.end >= max_pause_s for a, b in zip(inside, inside[1:]))
+
+
 def _confidence(avg_logprob: float) -> float:
     return round(min(1.0, max(0.0, math.exp(avg_logprob))), 3)
 
@@ -232,8 +240,11 @@ class FasterWhisperTranscriber:
         recognised: list[Segment] = []
         for start, end in recognition_windows(intervals, audio.duration, self.options.window_s):
             recognised.extend(self._recognise_window(audio, channel, start, end, speaker))
-        # Whisper sometimes ends a window after its first sentence and skips the rest; speech
-        # the VAD heard that no segment covers is recognised again on its own.
+        # Whisper sometimes skips a sentence of the speech it is given; the segment after
+        # it then has its words aligned back across the pause. Such segments are dropped,
+        # and speech the VAD heard that no remaining segment covers is recognised again on
+        # its own.
+        recognised = [s for s in recognised if not spans_a_pause(s.start, s.end, intervals)]
         for iv in missed_speech(intervals, [(s.start, s.end) for s in recognised]):
             recognised.extend(self._recognise_window(audio, channel, max(0.0, iv.start - 0.3),
                                                      min(audio.duration, iv.end + 0.3), speaker))

@@ -19,12 +19,13 @@ from qa.errors import AudioError, QAError
 from qa.roles import mono_role
 from qa.text import to_display, to_simplified
 from qa.transcribe import (TranscribeOptions, align_to_speech, make_transcriber,
-                           missed_speech, recognition_windows, snap_to_speech)
+                           missed_speech, recognition_windows, snap_to_speech,
+                           spans_a_pause)
 from qa.checks import Interval
 from qa.weights import (WEIGHT_PACKAGES, WeightPackage, WeightsError, check_model_dir,
                         join_parts, resolve_model)
 from tests.audio_calls import SHARED_AUDIO, Placement, build_call, resample, write_wav
-from tests.conftest import run_qa
+from tests.conftest import REPO, run_qa
 
 needs_shared = pytest.mark.skipif(not SHARED_AUDIO.is_dir(),
                                   reason="../shared/data/audio (real Mandarin clips) is absent")
@@ -239,6 +240,13 @@ def test_speech_no_segment_covers_is_found_for_a_second_pass():
     assert missed_speech(speech, [(0.4, 3.1), (7.6, 9.0)]) == []
 
 
+def test_a_segment_running_across_a_long_pause_is_suspect():
+    speech = (Interval(119.2, 124.5), Interval(125.1, 131.3), Interval(137.0, 141.2))
+    assert spans_a_pause(125.1, 141.2, speech)       # words aligned back across 5.7 s
+    assert not spans_a_pause(119.2, 131.3, speech)   # a 0.6 s breath inside a sentence
+    assert not spans_a_pause(137.0, 141.2, speech)
+
+
 def test_mono_roles_come_from_what_only_one_side_says_or_stay_unknown():
     assert mono_role("您好，招商银行信用卡中心，很高兴为您服务") == "agent"
     assert mono_role("您好，这里是招商银行", organisation="招商银行") == "agent"
@@ -358,3 +366,35 @@ def test_cli_scores_a_recording_with_the_audio_voice_activity(built_call):
     assert card["call_id"] == "call-2ch"
     assert items["talk_over"]["status"] == "pass"  # one interruption is allowed by the rubric
     assert "1 interruptions" in items["talk_over"]["findings"][0]["detail"]
+
+
+# --- the bundled English audio samples -----------------------------------------------------
+
+SAMPLE_AUDIO = REPO / "samples" / "audio"
+
+
+def test_the_audio_sample_manifest_lists_every_sample_and_they_are_small():
+    import csv
+
+    with open(SAMPLE_AUDIO / "manifest.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["path"] for r in rows) == sorted(p.name for p in SAMPLE_AUDIO.glob("*.flac"))
+    assert all(r["defects"] and r["organisation"] for r in rows)
+    assert sum(p.stat().st_size for p in SAMPLE_AUDIO.glob("*.flac")) < 1_000_000
+
+
+def test_the_talk_over_sample_fails_talk_over_silence_and_greeting(transcriber, en_rubric):
+    from qa.model import Call
+    from qa.rubric import score_transcript
+
+    call = Call(call_id="en-a002", agent_name="Tom Baker", organisation="Northwind Bank")
+    result = transcriber.transcribe(SAMPLE_AUDIO / "en-a002.flac", call)
+    t = result.transcript
+    assert t.language == "en"
+    customer = " ".join(s.text for s in t.segments if s.speaker == "customer").lower()
+    assert {"twice", "purchase", "supermarket", "monday"} & set(customer.replace(",", " ").split()), customer
+    card = score_transcript(en_rubric, t, voice=result.voice)
+    status = {i.item_id: i.status for i in card.items}
+    assert status["talk_over"] == "fail"
+    assert status["long_silence"] == "fail"
+    assert status["greeting"] == "fail"

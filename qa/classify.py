@@ -367,14 +367,15 @@ class TextModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """P(label) for each text (rows) and label (columns, in `labels` order): the
-        numbers of the pipeline's predict_proba, for a few texts computed directly from
-        its vocabularies and weights (CalibratedTaskScorer)."""
-        prepared = [model_text(t) for t in texts]
-        if len(prepared) <= FAST_PATH_TEXTS:
-            if self._scorer is None:
-                self._scorer = CalibratedTaskScorer(self.pipeline, self.labels)
-            return self._scorer.probabilities(prepared)
-        return _ordered_probabilities(self.pipeline, prepared, self.labels)
+        numbers of the pipeline's predict_proba, computed for the whole batch at once from
+        its vocabularies and weights (CalibratedTaskScorer); a text repeated in the batch
+        is prepared and scored once."""
+        if self._scorer is None:
+            self._scorer = CalibratedTaskScorer(self.pipeline, self.labels)
+        distinct = list(dict.fromkeys(texts))
+        matrix = self._scorer.probabilities([model_text(t) for t in distinct])
+        position = {text: i for i, text in enumerate(distinct)}
+        return matrix[[position[t] for t in texts]] if texts else matrix
 
     def baseline_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         if self.baseline is None:
@@ -407,33 +408,110 @@ class TextModel:
         return np.array([counts.get(label, 0) / total for label in self.labels])
 
 
-# Up to this many texts, probabilities are computed without scikit-learn: its per-call
-# validation costs more than the arithmetic for the turns of one call.
-FAST_PATH_TEXTS = 64
+# Turns of a call are scored through numpy and scipy, not scikit-learn's Python n-gram
+# loop (_count_vocab), which cost 6-7 ms a call; repeated turns (好的, 嗯, 谢谢) are scored
+# once per batch.
+_WHITE_SPACES = re.compile(r"\s\s+")
+_CODE_BITS = 21  # every code point + 1 fits in 21 bits, so a 1-3 gram fits in an int64
+
+
+def _gram_code(gram: str) -> int:
+    code = 0
+    for ch in gram:
+        code = (code << _CODE_BITS) | (ord(ch) + 1)
+    return code
+
+
+class CharGramCounter:
+    """The term counts of a fitted `analyzer="char"` vectorizer, for many texts at once:
+    each character n-gram of the concatenated texts becomes one integer (its code
+    points side by side) and is looked up in the sorted codes of the vocabulary."""
+
+    def __init__(self, vectorizer: TfidfVectorizer):
+        low, high = vectorizer.ngram_range
+        if vectorizer.analyzer != "char" or high * _CODE_BITS > 63 or not vectorizer.lowercase:
+            raise ValueError("CharGramCounter needs a lower-casing char vectorizer of n <= 3")
+        self.ngram_range = (low, high)
+        self.width = len(vectorizer.vocabulary_)
+        codes = np.array([_gram_code(t) for t in vectorizer.vocabulary_], dtype=np.int64)
+        columns = np.array(list(vectorizer.vocabulary_.values()), dtype=np.int64)
+        order = np.argsort(codes)
+        self.codes, self.columns = codes[order], columns[order]
+
+    def counts(self, texts: Sequence[str]):
+        from scipy.sparse import csr_matrix
+
+        texts = [_WHITE_SPACES.sub(" ", t.lower()) for t in texts]
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        points = points.astype(np.int64) + 1
+        ends = np.cumsum(lengths)
+        doc = np.repeat(np.arange(len(texts)), lengths)
+        rows, cols = [], []
+        low, high = self.ngram_range
+        for n in range(low, high + 1):
+            starts = np.arange(len(points) - n + 1)
+            if not len(starts):
+                continue
+            inside = starts + n <= ends[doc[starts]]
+            starts = starts[inside]
+            code = points[starts]
+            for k in range(1, n):
+                code = (code << _CODE_BITS) | points[starts + k]
+            at = np.minimum(np.searchsorted(self.codes, code), len(self.codes) - 1)
+            known = self.codes[at] == code
+            rows.append(doc[starts][known])
+            cols.append(self.columns[at[known]])
+        row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        matrix = csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
+                            shape=(len(texts), self.width))
+        matrix.sum_duplicates()
+        return matrix
+
+
+class TokenCounter:
+    """The term counts of a fitted vectorizer with any other analyzer (jieba words)."""
+
+    def __init__(self, vectorizer: TfidfVectorizer):
+        self.analyzer = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.width = len(self.vocabulary)
+
+    def counts(self, texts: Sequence[str]):
+        from scipy.sparse import csr_matrix
+
+        vocabulary = self.vocabulary
+        indptr, indices = [0], []
+        for text in texts:
+            indices += [j for j in (vocabulary.get(t) for t in self.analyzer(text)) if j is not None]
+            indptr.append(len(indices))
+        matrix = csr_matrix((np.ones(len(indices)), np.array(indices, dtype=np.int64),
+                             np.array(indptr, dtype=np.int64)), shape=(len(texts), self.width))
+        matrix.sum_duplicates()
+        return matrix
 
 
 class CalibratedTaskScorer:
-    """predict_proba of a task pipeline (FeatureUnion of TF-IDF vectorizers, then a
-    sigmoid-calibrated linear SVM kept as one estimator) in plain Python and numpy."""
+    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, then a
+    sigmoid-calibrated linear SVM kept as one estimator), for a batch of texts at once:
+    term counts (CharGramCounter, TokenCounter), tf-idf and norm with scipy, then the
+    linear scores and the sigmoids with numpy."""
 
     def __init__(self, pipeline: Pipeline, labels: Sequence[str]):
         features = pipeline.named_steps["features"]
         calibrated = pipeline.named_steps["model"].calibrated_classifiers_[0]
         svm = calibrated.estimator
-        coef = np.asarray(svm.coef_, dtype=float)  # (1 or k, n_features)
         self.blocks = []
-        offset = 0
         for _, vectorizer in features.transformer_list:
             if vectorizer.norm != "l2" or not vectorizer.use_idf:
                 raise ValueError("CalibratedTaskScorer needs l2 TF-IDF vectorizers")
-            width = len(vectorizer.vocabulary_)
-            idf = vectorizer.idf_
-            block_coef = coef[:, offset:offset + width]
-            terms = {term: (float(idf[j]), block_coef[:, j] * idf[j])
-                     for term, j in vectorizer.vocabulary_.items()}
-            self.blocks.append((vectorizer.build_analyzer(), bool(vectorizer.sublinear_tf), terms))
-            offset += width
-        self.intercept = np.asarray(svm.intercept_, dtype=float)
+            counter = (CharGramCounter(vectorizer) if vectorizer.analyzer == "char"
+                       else TokenCounter(vectorizer))
+            self.blocks.append((counter, bool(vectorizer.sublinear_tf),
+                                np.asarray(vectorizer.idf_, dtype=np.float64)))
+        self.coef = np.asarray(svm.coef_, dtype=np.float64).T  # (n_features, 1 or k)
+        self.intercept = np.asarray(svm.intercept_, dtype=np.float64)
         classes = [str(c) for c in calibrated.classes]
         self.binary = len(classes) == 2
         self.a = np.array([c.a_ for c in calibrated.calibrators], dtype=float)
@@ -443,40 +521,44 @@ class CalibratedTaskScorer:
         self.classes = classes
         self.order = [classes.index(label) if label in classes else -1 for label in labels]
 
-    def decision(self, text: str) -> np.ndarray:
-        total = self.intercept.copy()
-        for analyzer, sublinear, terms in self.blocks:
-            counts = Counter(analyzer(text))
-            norm = 0.0
-            dot = np.zeros_like(total)
-            for term, count in counts.items():
-                found = terms.get(term)
-                if found is None:
-                    continue
-                idf, weights = found
-                tf = (1.0 + math.log(count)) if sublinear else float(count)
-                norm += tf * tf * idf * idf
-                dot += tf * weights
-            if norm:
-                total += dot / math.sqrt(norm)
-        return total
+    def features(self, texts: Sequence[str]):
+        from scipy.sparse import diags, hstack
+
+        parts = []
+        for counter, sublinear, idf in self.blocks:
+            matrix = counter.counts(texts)
+            if sublinear:
+                np.log(matrix.data, out=matrix.data)
+                matrix.data += 1.0
+            matrix = matrix @ diags(idf)
+            norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            parts.append(diags(1.0 / norms) @ matrix)
+        return hstack(parts, format="csr")
+
+    def decision(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.features(texts) @ self.coef) + self.intercept
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), len(self.order)))
-        for row, text in enumerate(texts):
-            calibrated = 1.0 / (1.0 + np.exp(self.a * self.decision(text) + self.b))
-            proba = np.zeros(len(self.classes))
-            if self.binary:
-                proba[1] = calibrated[0]
-                proba[0] = 1.0 - calibrated[0]
-            else:
-                proba[self.columns] = calibrated
-                total = proba.sum()
-                proba = proba / total if total else np.full(len(proba), 1.0 / len(proba))
-            for j, column in enumerate(self.order):
-                if column >= 0:
-                    out[row, j] = proba[column]
-        return out
+        if not texts:
+            return np.zeros((0, len(self.order)))
+        distinct = list(dict.fromkeys(texts))
+        position = {text: i for i, text in enumerate(distinct)}
+        calibrated = 1.0 / (1.0 + np.exp(self.a * self.decision(distinct) + self.b))
+        proba = np.zeros((len(distinct), len(self.classes)))
+        if self.binary:
+            proba[:, 1] = calibrated[:, 0]
+            proba[:, 0] = 1.0 - calibrated[:, 0]
+        else:
+            proba[:, self.columns] = calibrated
+            total = proba.sum(axis=1, keepdims=True)
+            proba = np.where(total > 0, proba / np.where(total > 0, total, 1.0),
+                             1.0 / len(self.classes))
+        out = np.zeros((len(distinct), len(self.order)))
+        for j, column in enumerate(self.order):
+            if column >= 0:
+                out[:, j] = proba[:, column]
+        return out[[position[t] for t in texts]]
 
 
 def _ordered_probabilities(pipeline: Pipeline, texts: list[str],

@@ -244,7 +244,12 @@ def task_spec(name: str) -> Task:
 def model_text(text: str) -> str:
     """The text a task model reads: the display form (Simplified, NFKC), lower case, with
     punctuation kept; the turns of a joined side stay on their own lines."""
-    return "\n".join(to_display(line).lower() for line in text.split("\n"))
+    return "\n".join(_model_line(line) for line in text.split("\n"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _model_line(line: str) -> str:
+    return to_display(line).lower()
 
 
 @functools.lru_cache(maxsize=65536)
@@ -408,7 +413,7 @@ class TextModel:
         return np.array([counts.get(label, 0) / total for label in self.labels])
 
 
-# Turns of a call are scored through numpy and scipy, not scikit-learn's Python n-gram
+# Turns of a call are scored through numpy, not scikit-learn's Python n-gram
 # loop (_count_vocab), which cost 6-7 ms a call; repeated turns (好的, 嗯, 谢谢) are scored
 # once per batch.
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -438,64 +443,86 @@ class CharGramCounter:
         order = np.argsort(codes)
         self.codes, self.columns = codes[order], columns[order]
 
-    def counts(self, texts: Sequence[str]):
-        from scipy.sparse import csr_matrix
-
+    def counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(text index, column, count) of every known n-gram of each text."""
         texts = [_WHITE_SPACES.sub(" ", t.lower()) for t in texts]
         lengths = np.array([len(t) for t in texts], dtype=np.int64)
         points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
         points = points.astype(np.int64) + 1
-        ends = np.cumsum(lengths)
-        doc = np.repeat(np.arange(len(texts)), lengths)
-        rows, cols = [], []
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        keys = []
         low, high = self.ngram_range
         for n in range(low, high + 1):
-            starts = np.arange(len(points) - n + 1)
-            if not len(starts):
+            if len(points) < n:
                 continue
-            inside = starts + n <= ends[doc[starts]]
-            starts = starts[inside]
+            starts = np.arange(len(points) - n + 1)
+            starts = starts[doc[starts] == doc[starts + n - 1]]  # within one text
             code = points[starts]
             for k in range(1, n):
                 code = (code << _CODE_BITS) | points[starts + k]
             at = np.minimum(np.searchsorted(self.codes, code), len(self.codes) - 1)
             known = self.codes[at] == code
-            rows.append(doc[starts][known])
-            cols.append(self.columns[at[known]])
-        row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        matrix = csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
-                            shape=(len(texts), self.width))
-        matrix.sum_duplicates()
-        return matrix
+            keys.append(doc[starts][known] * self.width + self.columns[at[known]])
+        return _summed(keys, self.width)
+
+
+def _summed(keys: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, count) of (row * width + column) keys; the key arrays must not share
+    a key (the n-gram sizes of a text have columns of their own), so each is summed
+    alone: smaller sorts."""
+    uniques, counts = [], []
+    for block in keys:
+        unique, count = np.unique(block, return_counts=True)
+        uniques.append(unique)
+        counts.append(count)
+    flat = np.concatenate(uniques) if uniques else np.zeros(0, dtype=np.int64)
+    total = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    return flat // width, flat % width, total.astype(np.float64)
 
 
 class TokenCounter:
-    """The term counts of a fitted vectorizer with any other analyzer (jieba words)."""
+    """The term counts of a fitted vectorizer with any other analyzer (jieba words). With
+    `word_tokens`, which reads a text line by line (turn by turn), each line's columns
+    are looked up once and kept: a call's turns recur in its joined side."""
+
+    LINE_CACHE = 200000
 
     def __init__(self, vectorizer: TfidfVectorizer):
         self.analyzer = vectorizer.build_analyzer()
         self.vocabulary = vectorizer.vocabulary_
         self.width = len(self.vocabulary)
+        self.per_line = vectorizer.analyzer is word_tokens
+        self._lines: dict[str, np.ndarray] = {}
 
-    def counts(self, texts: Sequence[str]):
-        from scipy.sparse import csr_matrix
-
+    def _columns(self, text: str) -> np.ndarray:
         vocabulary = self.vocabulary
-        indptr, indices = [0], []
+        return np.array([j for j in (vocabulary.get(t) for t in self.analyzer(text))
+                         if j is not None], dtype=np.int64)
+
+    def _line_columns(self, line: str) -> np.ndarray:
+        found = self._lines.get(line)
+        if found is None:
+            if len(self._lines) >= self.LINE_CACHE:
+                self._lines.clear()
+            found = self._lines[line] = self._columns(line)
+        return found
+
+    def counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts, lengths = [], []
         for text in texts:
-            indices += [j for j in (vocabulary.get(t) for t in self.analyzer(text)) if j is not None]
-            indptr.append(len(indices))
-        matrix = csr_matrix((np.ones(len(indices)), np.array(indices, dtype=np.int64),
-                             np.array(indptr, dtype=np.int64)), shape=(len(texts), self.width))
-        matrix.sum_duplicates()
-        return matrix
+            pieces = ([self._line_columns(line) for line in text.split("\n")]
+                      if self.per_line else [self._columns(text)])
+            parts += pieces
+            lengths.append(sum(len(p) for p in pieces))
+        columns = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        docs = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        return _summed([docs * self.width + columns], self.width)
 
 
 class CalibratedTaskScorer:
     """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, then a
     sigmoid-calibrated linear SVM kept as one estimator), for a batch of texts at once:
-    term counts (CharGramCounter, TokenCounter), tf-idf and norm with scipy, then the
+    term counts (CharGramCounter, TokenCounter), tf-idf, norms and
     linear scores and the sigmoids with numpy."""
 
     def __init__(self, pipeline: Pipeline, labels: Sequence[str]):
@@ -521,23 +548,25 @@ class CalibratedTaskScorer:
         self.classes = classes
         self.order = [classes.index(label) if label in classes else -1 for label in labels]
 
-    def features(self, texts: Sequence[str]):
-        from scipy.sparse import diags, hstack
-
-        parts = []
-        for counter, sublinear, idf in self.blocks:
-            matrix = counter.counts(texts)
-            if sublinear:
-                np.log(matrix.data, out=matrix.data)
-                matrix.data += 1.0
-            matrix = matrix @ diags(idf)
-            norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-            norms[norms == 0] = 1.0
-            parts.append(diags(1.0 / norms) @ matrix)
-        return hstack(parts, format="csr")
-
     def decision(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.features(texts) @ self.coef) + self.intercept
+        """The SVM's decision values (rows: texts), block by block: tf (sublinear), idf,
+        l2 norm per text, then the weights of the block's columns."""
+        total = np.tile(self.intercept, (len(texts), 1))
+        offset = 0
+        for counter, sublinear, idf in self.blocks:
+            rows, columns, tf = counter.counts(texts)
+            if sublinear:
+                tf = 1.0 + np.log(tf)
+            weight = tf * idf[columns]
+            norms = np.sqrt(np.bincount(rows, weights=weight * weight, minlength=len(texts)))
+            norms[norms == 0] = 1.0
+            weight = weight / norms[rows]
+            coef = self.coef[offset + columns]
+            for k in range(total.shape[1]):
+                total[:, k] += np.bincount(rows, weights=weight * coef[:, k],
+                                           minlength=len(texts))
+            offset += counter.width
+        return total
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

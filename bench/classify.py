@@ -1,6 +1,6 @@
 """Classifier speed (run on demand, not a test).
 
-    .venv/bin/python bench/classify.py [--rows 10000] [--calls 10000] [--per-call 500]
+    .venv/bin/python bench/classify.py [--rows 10000] [--calls 10000] [--per-call 500] [--predict-only]
 
 Training: --rows labelled rows from the review sets of ../shared/data/labels (complaint
 risk; sampled with replacement to the size asked), timed three ways in the same run:
@@ -108,35 +108,46 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10000)
     parser.add_argument("--calls", type=int, default=10000)
     parser.add_argument("--per-call", type=int, default=500)
+    parser.add_argument("--predict-only", action="store_true", help="skip the training part")
     args = parser.parse_args()
+    if not args.predict_only:
+        bench_training(args.rows)
+    bench_prediction(args.calls, args.per_call)
 
-    rows = training_rows(args.rows)
+
+def bench_training(count: int) -> None:
+    rows = training_rows(count)
     task = TASKS["complaint_risk"]
     units = [row_units(task, t) for t in rows.texts]
-    print(f"training on {args.rows} rows ({sum(map(len, rows.texts)):,} characters)")
+    print(f"training on {count} rows ({sum(map(len, rows.texts)):,} characters)")
     reference = timed("reference: char TF-IDF + logistic regression",
                       lambda: reference_fit([model_text(t) for t in rows.texts], list(rows.labels)),
-                      args.rows, "row")
+                      count, "row")
     pipeline = timed("task pipeline + naive Bayes baseline (one fit)",
-                     lambda: train_task_model(task, units, list(rows.labels)), args.rows, "row")
+                     lambda: train_task_model(task, units, list(rows.labels)), count, "row")
     with tempfile.TemporaryDirectory() as tmp:
         full = timed("qa train (held-out fit and figures, refit, save)",
                      lambda: train_and_save("complaint_risk", rows, Path(tmp) / "m"),
-                     args.rows, "row", target=60 if args.rows == 10000 else None)
+                     count, "row", target=60 if count == 10000 else None)
     print(f"  ratios to the reference: pipeline {pipeline / reference:.1f}x, "
           f"qa train {full / reference:.1f}x")
 
-    calls = bench_calls(args.calls)
+
+def bench_prediction(count: int, per_call: int) -> None:
+    calls = bench_calls(count)
     turns = [s.text for c in calls for s in c.segments if s.speaker == "customer"]
-    print(f"\npredicting {args.calls} calls ({len(turns)} customer turns, {len(set(turns))} "
+    print(f"\npredicting {count} calls ({len(turns)} customer turns, {len(set(turns))} "
           f"distinct, {sum(map(len, turns)):,} characters)")
     models = ModelDirectory()
     for name in ("complaint_risk", "customer_emotion"):
         model = models[name]
         model.probabilities(["预热"])  # jieba's dictionary loads on first use
-        timed(f"{name}: batch of {args.calls} calls", lambda: predict_calls(model, calls),
-              args.calls, "call", target=10 if args.calls == 10000 else None)
-        few = calls[:args.per_call]
+        timed(f"{name}: batch of {count} calls", lambda: predict_calls(model, calls),
+              count, "call", target=10 if count == 10000 else None)
+        distinct = list(dict.fromkeys(turns))
+        timed(f"{name}: its {len(distinct)} distinct turns, each once",
+              lambda: model.probabilities(distinct), len(distinct), "turn")
+        few = calls[:per_call]
         timed(f"{name}: {len(few)} calls one at a time",
               lambda: [predict_calls(model, [c]) for c in few], len(few), "call")
 

@@ -344,7 +344,12 @@ def task_spec(name: str) -> Task:
 def model_text(text: str) -> str:
     """The text a task model reads: the display form (Simplified, NFKC), lower case, with
     punctuation kept; the turns of a joined side stay on their own lines."""
-    return "\n".join(to_display(line).lower() for line in text.split("\n"))
+    return "\n".join(_model_line(line) for line in text.split("\n"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _model_line(line: str) -> str:
+    return to_display(line).lower()
 
 
 @functools.lru_cache(maxsize=65536)
@@ -467,14 +472,15 @@ class TextModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """P(label) for each text (rows) and label (columns, in `labels` order): the
-        numbers of the pipeline's predict_proba, for a few texts computed directly from
-        its vocabularies and weights (CalibratedTaskScorer)."""
-        prepared = [model_text(t) for t in texts]
-        if len(prepared) <= FAST_PATH_TEXTS:
-            if self._scorer is None:
-                self._scorer = CalibratedTaskScorer(self.pipeline, self.labels)
-            return self._scorer.probabilities(prepared)
-        return _ordered_probabilities(self.pipeline, prepared, self.labels)
+        numbers of the pipeline's predict_proba, computed for the whole batch at once from
+        its vocabularies and weights (CalibratedTaskScorer); a text repeated in the batch
+        is prepared and scored once."""
+        if self._scorer is None:
+            self._scorer = CalibratedTaskScorer(self.pipeline, self.labels)
+        distinct = list(dict.fromkeys(texts))
+        matrix = self._scorer.probabilities([model_text(t) for t in distinct])
+        position = {text: i for i, text in enumerate(distinct)}
+        return matrix[[position[t] for t in texts]] if texts else matrix
 
     def baseline_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         if self.baseline is None:
@@ -507,33 +513,132 @@ class TextModel:
         return np.array([counts.get(label, 0) / total for label in self.labels])
 
 
-# Up to this many texts, probabilities are computed without scikit-learn: its per-call
-# validation costs more than the arithmetic for the turns of one call.
-FAST_PATH_TEXTS = 64
+# Turns of a call are scored through numpy, not scikit-learn's Python n-gram
+# loop (_count_vocab), which cost 6-7 ms a call; repeated turns (好的, 嗯, 谢谢) are scored
+# once per batch.
+_WHITE_SPACES = re.compile(r"\s\s+")
+_CODE_BITS = 21  # every code point + 1 fits in 21 bits, so a 1-3 gram fits in an int64
+
+
+def _gram_code(gram: str) -> int:
+    code = 0
+    for ch in gram:
+        code = (code << _CODE_BITS) | (ord(ch) + 1)
+    return code
+
+
+class CharGramCounter:
+    """The term counts of a fitted `analyzer="char"` vectorizer, for many texts at once:
+    each character n-gram of the concatenated texts becomes one integer (its code
+    points side by side) and is looked up in the sorted codes of the vocabulary."""
+
+    def __init__(self, vectorizer: TfidfVectorizer):
+        low, high = vectorizer.ngram_range
+        if vectorizer.analyzer != "char" or high * _CODE_BITS > 63 or not vectorizer.lowercase:
+            raise ValueError("CharGramCounter needs a lower-casing char vectorizer of n <= 3")
+        self.ngram_range = (low, high)
+        self.width = len(vectorizer.vocabulary_)
+        codes = np.array([_gram_code(t) for t in vectorizer.vocabulary_], dtype=np.int64)
+        columns = np.array(list(vectorizer.vocabulary_.values()), dtype=np.int64)
+        order = np.argsort(codes)
+        self.codes, self.columns = codes[order], columns[order]
+
+    def counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(text index, column, count) of every known n-gram of each text."""
+        texts = [_WHITE_SPACES.sub(" ", t.lower()) for t in texts]
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        points = points.astype(np.int64) + 1
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        keys = []
+        low, high = self.ngram_range
+        for n in range(low, high + 1):
+            if len(points) < n:
+                continue
+            starts = np.arange(len(points) - n + 1)
+            starts = starts[doc[starts] == doc[starts + n - 1]]  # within one text
+            code = points[starts]
+            for k in range(1, n):
+                code = (code << _CODE_BITS) | points[starts + k]
+            at = np.minimum(np.searchsorted(self.codes, code), len(self.codes) - 1)
+            known = self.codes[at] == code
+            keys.append(doc[starts][known] * self.width + self.columns[at[known]])
+        return _summed(keys, self.width)
+
+
+def _summed(keys: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, count) of (row * width + column) keys; the key arrays must not share
+    a key (the n-gram sizes of a text have columns of their own), so each is summed
+    alone: smaller sorts."""
+    uniques, counts = [], []
+    for block in keys:
+        unique, count = np.unique(block, return_counts=True)
+        uniques.append(unique)
+        counts.append(count)
+    flat = np.concatenate(uniques) if uniques else np.zeros(0, dtype=np.int64)
+    total = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    return flat // width, flat % width, total.astype(np.float64)
+
+
+class TokenCounter:
+    """The term counts of a fitted vectorizer with any other analyzer (jieba words). With
+    `word_tokens`, which reads a text line by line (turn by turn), each line's columns
+    are looked up once and kept: a call's turns recur in its joined side."""
+
+    LINE_CACHE = 200000
+
+    def __init__(self, vectorizer: TfidfVectorizer):
+        self.analyzer = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.width = len(self.vocabulary)
+        self.per_line = vectorizer.analyzer is word_tokens
+        self._lines: dict[str, np.ndarray] = {}
+
+    def _columns(self, text: str) -> np.ndarray:
+        vocabulary = self.vocabulary
+        return np.array([j for j in (vocabulary.get(t) for t in self.analyzer(text))
+                         if j is not None], dtype=np.int64)
+
+    def _line_columns(self, line: str) -> np.ndarray:
+        found = self._lines.get(line)
+        if found is None:
+            if len(self._lines) >= self.LINE_CACHE:
+                self._lines.clear()
+            found = self._lines[line] = self._columns(line)
+        return found
+
+    def counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts, lengths = [], []
+        for text in texts:
+            pieces = ([self._line_columns(line) for line in text.split("\n")]
+                      if self.per_line else [self._columns(text)])
+            parts += pieces
+            lengths.append(sum(len(p) for p in pieces))
+        columns = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        docs = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        return _summed([docs * self.width + columns], self.width)
 
 
 class CalibratedTaskScorer:
-    """predict_proba of a task pipeline (FeatureUnion of TF-IDF vectorizers, then a
-    sigmoid-calibrated linear SVM kept as one estimator) in plain Python and numpy."""
+    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, then a
+    sigmoid-calibrated linear SVM kept as one estimator), for a batch of texts at once:
+    term counts (CharGramCounter, TokenCounter), tf-idf, norms and
+    linear scores and the sigmoids with numpy."""
 
     def __init__(self, pipeline: Pipeline, labels: Sequence[str]):
         features = pipeline.named_steps["features"]
         calibrated = pipeline.named_steps["model"].calibrated_classifiers_[0]
         svm = calibrated.estimator
-        coef = np.asarray(svm.coef_, dtype=float)  # (1 or k, n_features)
         self.blocks = []
-        offset = 0
         for _, vectorizer in features.transformer_list:
             if vectorizer.norm != "l2" or not vectorizer.use_idf:
                 raise ValueError("CalibratedTaskScorer needs l2 TF-IDF vectorizers")
-            width = len(vectorizer.vocabulary_)
-            idf = vectorizer.idf_
-            block_coef = coef[:, offset:offset + width]
-            terms = {term: (float(idf[j]), block_coef[:, j] * idf[j])
-                     for term, j in vectorizer.vocabulary_.items()}
-            self.blocks.append((vectorizer.build_analyzer(), bool(vectorizer.sublinear_tf), terms))
-            offset += width
-        self.intercept = np.asarray(svm.intercept_, dtype=float)
+            counter = (CharGramCounter(vectorizer) if vectorizer.analyzer == "char"
+                       else TokenCounter(vectorizer))
+            self.blocks.append((counter, bool(vectorizer.sublinear_tf),
+                                np.asarray(vectorizer.idf_, dtype=np.float64)))
+        self.coef = np.asarray(svm.coef_, dtype=np.float64).T  # (n_features, 1 or k)
+        self.intercept = np.asarray(svm.intercept_, dtype=np.float64)
         classes = [str(c) for c in calibrated.classes]
         self.binary = len(classes) == 2
         self.a = np.array([c.a_ for c in calibrated.calibrators], dtype=float)
@@ -543,40 +648,46 @@ class CalibratedTaskScorer:
         self.classes = classes
         self.order = [classes.index(label) if label in classes else -1 for label in labels]
 
-    def decision(self, text: str) -> np.ndarray:
-        total = self.intercept.copy()
-        for analyzer, sublinear, terms in self.blocks:
-            counts = Counter(analyzer(text))
-            norm = 0.0
-            dot = np.zeros_like(total)
-            for term, count in counts.items():
-                found = terms.get(term)
-                if found is None:
-                    continue
-                idf, weights = found
-                tf = (1.0 + math.log(count)) if sublinear else float(count)
-                norm += tf * tf * idf * idf
-                dot += tf * weights
-            if norm:
-                total += dot / math.sqrt(norm)
+    def decision(self, texts: Sequence[str]) -> np.ndarray:
+        """The SVM's decision values (rows: texts), block by block: tf (sublinear), idf,
+        l2 norm per text, then the weights of the block's columns."""
+        total = np.tile(self.intercept, (len(texts), 1))
+        offset = 0
+        for counter, sublinear, idf in self.blocks:
+            rows, columns, tf = counter.counts(texts)
+            if sublinear:
+                tf = 1.0 + np.log(tf)
+            weight = tf * idf[columns]
+            norms = np.sqrt(np.bincount(rows, weights=weight * weight, minlength=len(texts)))
+            norms[norms == 0] = 1.0
+            weight = weight / norms[rows]
+            coef = self.coef[offset + columns]
+            for k in range(total.shape[1]):
+                total[:, k] += np.bincount(rows, weights=weight * coef[:, k],
+                                           minlength=len(texts))
+            offset += counter.width
         return total
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), len(self.order)))
-        for row, text in enumerate(texts):
-            calibrated = 1.0 / (1.0 + np.exp(self.a * self.decision(text) + self.b))
-            proba = np.zeros(len(self.classes))
-            if self.binary:
-                proba[1] = calibrated[0]
-                proba[0] = 1.0 - calibrated[0]
-            else:
-                proba[self.columns] = calibrated
-                total = proba.sum()
-                proba = proba / total if total else np.full(len(proba), 1.0 / len(proba))
-            for j, column in enumerate(self.order):
-                if column >= 0:
-                    out[row, j] = proba[column]
-        return out
+        if not texts:
+            return np.zeros((0, len(self.order)))
+        distinct = list(dict.fromkeys(texts))
+        position = {text: i for i, text in enumerate(distinct)}
+        calibrated = 1.0 / (1.0 + np.exp(self.a * self.decision(distinct) + self.b))
+        proba = np.zeros((len(distinct), len(self.classes)))
+        if self.binary:
+            proba[:, 1] = calibrated[:, 0]
+            proba[:, 0] = 1.0 - calibrated[:, 0]
+        else:
+            proba[:, self.columns] = calibrated
+            total = proba.sum(axis=1, keepdims=True)
+            proba = np.where(total > 0, proba / np.where(total > 0, total, 1.0),
+                             1.0 / len(self.classes))
+        out = np.zeros((len(distinct), len(self.order)))
+        for j, column in enumerate(self.order):
+            if column >= 0:
+                out[:, j] = proba[:, column]
+        return out[[position[t] for t in texts]]
 
 
 def _ordered_probabilities(pipeline: Pipeline, texts: list[str],

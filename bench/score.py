@@ -5,7 +5,7 @@
 Builds N synthetic 3-minute Mandarin calls (about 40 segments, some ASR noise:
 Traditional characters, homophones, no punctuation) as transcript JSON objects, and
 scores them on one core with the bundled zh-bank-hotline rubric whose forbidden-word
-lexicon is padded to at least --phrases phrases. Timed: parsing and normalisation
+lexicon is padded to at least --phrases phrases (its `re:` patterns kept). Timed: parsing and normalisation
 (OpenCC, NFKC, match form, pinyin keys) and every check, fuzzy matching included.
 
 Then the exact-match stage alone, on the same segments: one-pass Aho-Corasick
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from qa.matcher import LexiconEntry, PhraseMatcher  # noqa: E402
 from qa.model import transcript_from_dict  # noqa: E402
 from qa.models import ModelDirectory  # noqa: E402
+from qa.checks import REGEX_PREFIX  # noqa: E402
 from qa.rubric import score_transcript  # noqa: E402
 from qa.rubrics import LexiconDirectory, find_rubric, load_rubric  # noqa: E402
 from qa.text import match_text  # noqa: E402
@@ -63,17 +64,19 @@ def padded_rubric(phrases: int):
     rubric = load_rubric("zh-bank-hotline")
     item = next(i for i in rubric.items() if i.id == "forbidden_words")
     check = item.checks[0]
+    lexicons = LexiconDirectory(find_rubric("zh-bank-hotline").parent / "lexicons")
+    # the whole lexicon, its `re:` patterns too (as `qa score` uses it), plus phrases
+    patterns = [e for e in lexicons[check.lexicon] if e.phrase.startswith(REGEX_PREFIX)]
     entries = list(check.matcher.entries)
     rng = random.Random(7)
     alphabet = "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长"
     while len(entries) < phrases:
         entries.append(LexiconEntry("".join(rng.choice(alphabet) for _ in range(rng.randint(3, 7))),
                                     "synthetic", "minor"))
-    lexicons = LexiconDirectory(find_rubric("zh-bank-hotline").parent / "lexicons")
     check.lexicon = "padded"
-    check.bind({"padded": entries, check.allow_lexicon: lexicons[check.allow_lexicon]},
+    check.bind({"padded": entries + patterns, check.allow_lexicon: lexicons[check.allow_lexicon]},
                ModelDirectory())
-    return rubric, entries
+    return rubric, entries, patterns
 
 
 def main() -> None:
@@ -85,8 +88,9 @@ def main() -> None:
 
     rng = random.Random(42)
     calls = [synthetic_call(rng, i, args.segments) for i in range(args.calls)]
-    rubric, entries = padded_rubric(args.phrases)
-    print(f"{args.calls} calls x {args.segments} segments, forbidden lexicon {len(entries)} phrases")
+    rubric, entries, patterns = padded_rubric(args.phrases)
+    print(f"{args.calls} calls x {args.segments} segments, forbidden lexicon {len(entries)} "
+          f"phrases and {len(patterns)} patterns")
 
     forbidden = next(i for i in rubric.items() if i.id == "forbidden_words").checks[0]
     tone_model = forbidden._tone

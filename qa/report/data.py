@@ -9,7 +9,6 @@ report.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Literal
@@ -545,7 +544,3 @@ def agents_in(frames: ReportFrames, period: Period) -> list[str]:
 def known(frames: ReportFrames, scope: Scope, subject: str) -> bool:
     column = "agent_id" if scope == "agent" else "team"
     return bool((frames.calls[column] == subject).any())
-
-
-def today_in(tz: dt.tzinfo | None = None) -> dt.date:
-    return dt.datetime.now(tz).date()

@@ -263,6 +263,8 @@ def report_center(
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Output folder."),
 ) -> None:
     _report("center", [], False, db, period, date_from, date_to, fmt, out_file, out_dir)
+
+
 # --- batch and store commands ---
 # (qa batch / qa search / qa calls / qa export: logic in qa.batch, qa.store, qa.export)
 from typing import Annotated  # noqa: E402  (kept in this block so the merge stays additive)

@@ -539,8 +539,3 @@ def build_report(frames: ReportFrames, scope: Scope, subject: str | None, period
 def agents_in(frames: ReportFrames, period: Period) -> list[str]:
     """Agent ids with scored calls in the period, sorted."""
     return sorted({str(a) for a in frames.calls_in(period)["agent_id"].dropna()})
-
-
-def known(frames: ReportFrames, scope: Scope, subject: str) -> bool:
-    column = "agent_id" if scope == "agent" else "team"
-    return bool((frames.calls[column] == subject).any())

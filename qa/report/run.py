@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from qa.errors import InputError
-from qa.report.data import EmptyReport, Scope, agents_in, build_report, known
+from qa.report.data import EmptyReport, Scope, agents_in, build_report
 from qa.report.period import Period
 from qa.report.render import FORMATS, check_writable, write_report
 
@@ -81,7 +81,7 @@ def run_reports(db, scope: Scope, subjects: Sequence[str], period: Period, fmt: 
     from qa import store
 
     for subject in (subjects if scope != "center" else []):
-        if not known(frames, scope, subject) and not store.has_subject(db, scope, subject):
+        if not store.has_subject(db, scope, subject):
             raise InputError(subject, "", f"unknown {scope}: no call in the database has "
                                           f"{'agent_id' if scope == 'agent' else 'team'} {subject!r}")
     jobs = plan_jobs(scope, subjects, period, fmt, out, out_dir)

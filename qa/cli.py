@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -223,19 +223,27 @@ def _report(scope: str, subjects: list[str], all_subjects: bool, db_path: Path,
         out.print(str(path), highlight=False)
 
 
+ReportDbOpt = Annotated[Path, typer.Option("--db", help="Results database.")]
+PeriodOpt = Annotated[Optional[str], typer.Option("--period", help=_PERIOD_HELP)]
+ReportFromOpt = Annotated[Optional[str], typer.Option("--from", help="First day, YYYY-MM-DD.")]
+ReportToOpt = Annotated[Optional[str], typer.Option("--to", help="Last day, YYYY-MM-DD.")]
+ReportFormatOpt = Annotated[str, typer.Option("--format", help="pdf, html, xlsx or csv.")]
+OutFileOpt = Annotated[Optional[Path], typer.Option("--out", help="Output file (one report).")]
+OutDirOpt = Annotated[Optional[Path], typer.Option("--out-dir", help="Folder for several reports.")]
+
+
 def _report_command(scope: str, noun: str):
     def command(
         subjects: list[str] = typer.Argument(None, help=f"{noun} (one or more)."),
         all_subjects: bool = typer.Option(False, "--all", f"--all-{scope}s",
                                           help=f"Every {scope} with calls in the period."),
-        db: Path = typer.Option(Path("qa.db"), "--db", help="Results database."),
-        period: Optional[str] = typer.Option(None, "--period", help=_PERIOD_HELP),
-        date_from: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD."),
-        date_to: Optional[str] = typer.Option(None, "--to", help="Last day, YYYY-MM-DD."),
-        fmt: str = typer.Option("pdf", "--format", help="pdf, html, xlsx or csv."),
-        out_file: Optional[Path] = typer.Option(None, "--out", help="Output file (one report)."),
-        out_dir: Optional[Path] = typer.Option(None, "--out-dir",
-                                               help="Folder for several reports."),
+        db: ReportDbOpt = Path("qa.db"),
+        period: PeriodOpt = None,
+        date_from: ReportFromOpt = None,
+        date_to: ReportToOpt = None,
+        fmt: ReportFormatOpt = "pdf",
+        out_file: OutFileOpt = None,
+        out_dir: OutDirOpt = None,
         workers: Optional[int] = typer.Option(None, "--workers", min=1,
                                               help="Processes rendering several reports "
                                                    "(default: one per core)."),
@@ -253,21 +261,15 @@ report_app.command("team", help="Team report with a league table and KPIs.")(
 
 
 @report_app.command("center", help="Whole-centre report.")
-def report_center(
-    db: Path = typer.Option(Path("qa.db"), "--db", help="Results database."),
-    period: Optional[str] = typer.Option(None, "--period", help=_PERIOD_HELP),
-    date_from: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last day, YYYY-MM-DD."),
-    fmt: str = typer.Option("pdf", "--format", help="pdf, html, xlsx or csv."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Output file."),
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Output folder."),
-) -> None:
+def report_center(db: ReportDbOpt = Path("qa.db"), period: PeriodOpt = None,
+                  date_from: ReportFromOpt = None, date_to: ReportToOpt = None,
+                  fmt: ReportFormatOpt = "pdf", out_file: OutFileOpt = None,
+                  out_dir: OutDirOpt = None) -> None:
     _report("center", [], False, db, period, date_from, date_to, fmt, out_file, out_dir)
 
 
 # --- batch and store commands ---
 # (qa batch / qa search / qa calls / qa export: logic in qa.batch, qa.store, qa.export)
-from typing import Annotated  # noqa: E402  (kept in this block so the merge stays additive)
 
 def _open_db(db: Path, create: bool = False):
     from qa.store import open_store

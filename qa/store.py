@@ -13,7 +13,8 @@ Tables (schema version in `schema_version`, upgraded in place by `MIGRATIONS`):
   and rubric), item_scores, findings, predictions;
 - runs (batch runs with counts), failures (file, stage, reason);
 - reviews, coaching_notes, disputes, dispute_decisions, finding_feedback: written by
-  people, append-only (triggers refuse UPDATE and DELETE): an audit trail.
+  people, and reveals (who was shown unmasked text): append-only (triggers refuse UPDATE
+  and DELETE), an audit trail.
 
 Idempotency: a score's `work_key` is the hash of the call's content hash, the rubric id
 and version and the engine id; `done_work_keys` is what the batch skips.
@@ -38,13 +39,13 @@ from qa.errors import InputError
 from qa.model import Finding, Scorecard, Transcript, transcript_to_dict
 from qa.text import redact, to_display
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 ITEM_STATUSES = ("pass", "fail", "na", "critical")
 REVIEW_PURPOSES = ("review", "calibration")
 DISPUTE_OUTCOMES = ("accepted", "rejected")
 FEEDBACK_VERDICTS = ("false_hit", "correct")
 APPEND_ONLY_TABLES = ("reviews", "coaching_notes", "disputes", "dispute_decisions",
-                      "finding_feedback")
+                      "finding_feedback")  # made append-only by migration 2
 UI_APPEND_ONLY_TABLES = ("assignments",)
 
 
@@ -194,12 +195,23 @@ def _migration_4(db: Database) -> None:
     db["call_labels"].create_index(["task", "call_id"], if_not_exists=True)
 
 
+def _migration_5(db: Database) -> None:
+    """Who saw a call's unmasked text, and when (append-only): customer data shown in the
+    clear leaves a trace."""
+    db["reveals"].create({
+        "reveal_id": int, "call_id": str, "viewer": str, "role": str, "created_at": str,
+    }, pk="reveal_id", not_null={"call_id", "viewer", "created_at"})
+    _append_only(db, "reveals")
+    db["reveals"].create_index(["call_id"], if_not_exists=True)
+
+
 # (version, what it adds, function). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "calls, transcripts, segments with trigram FTS, scores, runs, failures", _migration_1),
     (2, "reviews, coaching notes, disputes, false-hit feedback; query indexes", _migration_2),
     (3, "users of the reviewer UI (hashed passwords), review assignments", _migration_3),
     (4, "reviewers' call labels for training the classifiers", _migration_4),
+    (5, "audit of who saw unmasked call text", _migration_5),
 )
 
 
@@ -990,6 +1002,21 @@ def coaching_notes(db: Database, *, call_id: str | None = None, agent_id: str | 
     return list(db.query("SELECT n.*, c.agent_name, c.team, c.call_date FROM coaching_notes n "
                          f"LEFT JOIN calls c ON c.call_id = n.call_id WHERE {sql} "
                          "ORDER BY n.note_id", params))
+
+
+def record_reveal(db: Database, call_id: str, viewer: str, role: str) -> int:
+    """Append that `viewer` was shown the unmasked text of a call; returns the row id."""
+    if db.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone() is None:
+        raise StoreError(call_id, "", "no such call")
+    with db.atomic():
+        return _insert(db.conn, "reveals", {"call_id": call_id, "viewer": viewer, "role": role,
+                                            "created_at": _now()}).lastrowid
+
+
+def reveals(db: Database, *, call_id: str | None = None) -> list[dict]:
+    """Who was shown unmasked text, oldest first (of one call, or of every call)."""
+    sql, params = _conditions(("call_id = ?", call_id))
+    return list(db.query(f"SELECT * FROM reveals WHERE {sql} ORDER BY reveal_id", params))
 
 
 def raise_dispute(db: Database, call_id: str, item_id: str, raised_by: str, comment: str,

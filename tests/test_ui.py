@@ -274,6 +274,38 @@ def test_a_coaching_note_is_appended_with_category_and_suggested_phrase(db_path)
     assert any("避免推诿客户" in i for i in texts(at.info))
 
 
+
+def test_a_note_replaced_by_its_author_leaves_the_old_one_in_the_audit_trail(db_path):
+    at = open_page(CALL, call_id="c-0002")
+    assert "cn_replaces" not in [s.key for s in at.selectbox]   # nothing of hers to replace
+    at.text_area(key="cn_note").input("语速太快")
+    click(at, "Add note")
+    (first,), = query(db_path, "SELECT note_id FROM coaching_notes")
+    at.selectbox(key="cn_replaces").select(first)
+    at.text_area(key="cn_note").input("开场语速太快，放慢一些")
+    click(at, "Add note")
+    assert query(db_path, "SELECT note, supersedes FROM coaching_notes ORDER BY note_id") == [
+        ("语速太快", None), ("开场语速太快，放慢一些", first)]
+    assert [n["note"] for n in store.coaching_notes(store.open_store(db_path),
+                                                    call_id="c-0002")] == ["开场语速太快，放慢一些"]
+    other = open_page(CALL, user=OTHER_REVIEWER, call_id="c-0002")
+    assert "cn_replaces" not in [s.key for s in other.selectbox]  # only the author edits
+
+
+def test_showing_unmasked_text_is_written_to_the_audit_trail_once_per_switch_on(db_path):
+    at = open_page(CALL, user=LEAD, call_id="c-0002")
+    assert query(db_path, "SELECT COUNT(*) FROM reveals") == [(0,)]
+    at.toggle(key="reveal").set_value(True).run()
+    at.run()                                                    # a rerun is not a new view
+    assert query(db_path, "SELECT call_id, viewer, role FROM reveals") == [
+        ("c-0002", "lena", "lead")]
+    assert any("unmasked text shown to lena" in c for c in texts(at.caption))
+    at.toggle(key="reveal").set_value(False).run()
+    at.toggle(key="reveal").set_value(True).run()
+    assert query(db_path, "SELECT COUNT(*) FROM reveals") == [(2,)]
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        sqlite3.connect(db_path).execute("DELETE FROM reveals")
+
 # --- disputes --------------------------------------------------------------------------
 
 def test_an_agent_disputes_an_item_and_a_lead_accepts_it(db_path):

@@ -180,8 +180,17 @@ def _feedback_form(db: Database, call_id: str, score: dict, verdicts: dict,
 
 def _note_form(db: Database, call_id: str, score: dict, user: User) -> None:
     items = ["", *[i["item_id"] for i in score["items"]]]
+    own_notes = {n["note_id"]: n["note"] for n in store.coaching_notes(db, call_id=call_id)
+                 if n["author"] == user.name}
     with st.form(f"note_{call_id}", clear_on_submit=True):
         st.markdown("**Coaching note**")
+        replaces = None
+        if own_notes:
+            replaces = st.selectbox(
+                "Replaces your note (optional)", [None, *own_notes], key="cn_replaces",
+                format_func=lambda i: "— a new note —" if i is None else
+                f"#{i}: {own_notes[i][:40]}",
+                help="The old note stays in the audit trail; the agent sees the new one.")
         category = st.selectbox("Category", COACHING_CATEGORIES, key="cn_category")
         item = st.selectbox("About item (optional)", items, key="cn_item")
         note = st.text_area("Note for the agent", key="cn_note")
@@ -190,7 +199,8 @@ def _note_form(db: Database, call_id: str, score: dict, user: User) -> None:
     if submitted:
         write(lambda: store.add_coaching_note(db, call_id, user.name, note, category=category,
                                               suggested_phrase=phrase.strip(),
-                                              item_id=item or None), "coaching note added")
+                                              item_id=item or None, supersedes=replaces),
+              "coaching note replaced" if replaces else "coaching note added")
 
 
 def _dispute_form(db: Database, call_id: str, score: dict, user: User) -> None:
@@ -205,7 +215,7 @@ def _dispute_form(db: Database, call_id: str, score: dict, user: User) -> None:
                                           role=user.role), "dispute raised")
 
 
-def _trail(db: Database, call_id: str) -> None:
+def _trail(db: Database, call_id: str, user: User) -> None:
     st.subheader("Audit trail")
     reviews = store.reviews_for_call(db, call_id, purpose="review")
     if reviews:
@@ -219,11 +229,26 @@ def _trail(db: Database, call_id: str) -> None:
         st.info(f"📝 {n['author']} · {n['category'] or 'note'}"
                 + (f" · {n['item_id']}" if n["item_id"] else "") + f": {n['note']}"
                 + (f" — suggested: «{n['suggested_phrase']}»" if n["suggested_phrase"] else ""))
+    if user.can("reveal"):
+        for r in store.reveals(db, call_id=call_id):
+            st.caption(f"🔓 unmasked text shown to {r['viewer']} ({r['role']}) at "
+                       f"{r['created_at']}")
     for d in store.list_disputes(db, call_id=call_id):
         state = d["outcome"] or "open"
         st.caption(f"⚖️ dispute #{d['dispute_id']} on {d['item_id']} by {d['raised_by']}: "
                    f"{d['comment']} — {state}"
                    + (f" by {d['decided_by']}: {d['decision_comment']}" if d["outcome"] else ""))
+
+
+def _record_reveal(db: Database, call_id: str, user: User, reveal: bool) -> None:
+    """One audit row each time a session turns unmasked text on for a call (not one on
+    every rerun of the page while it stays on)."""
+    shown = st.session_state.setdefault("revealed_calls", set())
+    if not reveal:
+        shown.discard(call_id)
+    elif call_id not in shown:
+        store.record_reveal(db, call_id, user.name, user.role)
+        shown.add(call_id)
 
 
 def render(user: User) -> None:
@@ -246,6 +271,7 @@ def render(user: User) -> None:
         st.error(f"Call {call_id} is not one of your calls.")
         return
     st.session_state["call_id"] = call_id
+    _record_reveal(db, call_id, user, reveal)
     if st.query_params.get("call_id") != call_id:
         st.query_params["call_id"] = call_id  # a link to this view names the call
     if not call["scores"]:
@@ -271,4 +297,4 @@ def render(user: User) -> None:
             _note_form(db, call_id, score, user)
         if user.can("dispute"):
             _dispute_form(db, call_id, score, user)
-    _trail(db, call_id)
+    _trail(db, call_id, user)

@@ -196,13 +196,17 @@ def _migration_4(db: Database) -> None:
 
 
 def _migration_5(db: Database) -> None:
-    """Who saw a call's unmasked text, and when (append-only): customer data shown in the
-    clear leaves a trace."""
+    """Who saw a call's unmasked text, and when (customer data shown in the clear leaves a
+    trace), and every sign-in attempt (for the lock-out): both append-only."""
     db["reveals"].create({
         "reveal_id": int, "call_id": str, "viewer": str, "role": str, "created_at": str,
     }, pk="reveal_id", not_null={"call_id", "viewer", "created_at"})
-    _append_only(db, "reveals")
+    db["sign_ins"].create({"attempt_id": int, "name": str, "ok": int, "created_at": str},
+                          pk="attempt_id", not_null={"name", "ok", "created_at"})
+    for table in ("reveals", "sign_ins"):
+        _append_only(db, table)
     db["reveals"].create_index(["call_id"], if_not_exists=True)
+    db["sign_ins"].create_index(["name", "attempt_id"], if_not_exists=True)
 
 
 # (version, what it adds, function). Append only: a released migration never changes.
@@ -211,7 +215,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (2, "reviews, coaching notes, disputes, false-hit feedback; query indexes", _migration_2),
     (3, "users of the reviewer UI (hashed passwords), review assignments", _migration_3),
     (4, "reviewers' call labels for training the classifiers", _migration_4),
-    (5, "audit of who saw unmasked call text", _migration_5),
+    (5, "audit of who saw unmasked call text; sign-in attempts", _migration_5),
 )
 
 
@@ -1242,15 +1246,51 @@ def get_user(db: Database, name: str) -> dict | None:
     return _user_row(next(iter(db.query("SELECT * FROM users WHERE name = ?", [name])), None))
 
 
-def authenticate(db: Database, name: str, password: str) -> dict | None:
-    """The user when `password` is theirs, else None (unknown users take as long)."""
+LOCKOUT_FAILURES = 5
+LOCKOUT_MINUTES = 15
+
+
+class SignInLocked(InputError):
+    """Too many failed sign-ins for a name: it is refused until the lock-out has passed."""
+
+
+def _locked_until(db: Database, name: str, now: dt.datetime) -> dt.datetime | None:
+    """When the lock-out of `name` ends (LOCKOUT_MINUTES after the last failure), when its
+    last LOCKOUT_FAILURES attempts failed within LOCKOUT_MINUTES; None when not locked."""
+    recent = [r[0] for r in db.execute(
+        "SELECT created_at FROM sign_ins WHERE name = ? AND ok = 0 AND attempt_id > "
+        "COALESCE((SELECT MAX(attempt_id) FROM sign_ins WHERE name = ? AND ok = 1), 0) "
+        "ORDER BY attempt_id DESC LIMIT ?", (name, name, LOCKOUT_FAILURES))]
+    if len(recent) < LOCKOUT_FAILURES:
+        return None
+    window = dt.timedelta(minutes=LOCKOUT_MINUTES)
+    oldest, latest = dt.datetime.fromisoformat(recent[-1]), dt.datetime.fromisoformat(recent[0])
+    if latest - oldest > window or now >= latest + window:
+        return None
+    return latest + window
+
+
+def authenticate(db: Database, name: str, password: str,
+                 now: dt.datetime | None = None) -> dict | None:
+    """The user when `password` is theirs, else None (unknown users take as long). Every
+    attempt is recorded; after LOCKOUT_FAILURES failures in a row within LOCKOUT_MINUTES a
+    name is refused (SignInLocked, even with the right password) until LOCKOUT_MINUTES after
+    the last failure. Unknown names are locked the same way, so a lock tells nothing."""
     from qa.users import verify_password
 
+    now = now or dt.datetime.now(dt.timezone.utc)
+    until = _locked_until(db, name, now)
+    if until is not None:
+        raise SignInLocked(name, "", f"too many failed sign-ins: try again after "
+                           f"{until.strftime('%H:%M')} UTC")
     row = next(iter(db.query("SELECT * FROM users WHERE name = ?", [name])), None)
     stored = row["password_hash"] if row else (
         "scrypt$16384$8$1$00000000000000000000000000000000$" + "00" * 32)
-    ok = verify_password(password, stored)
-    return _user_row(row) if row and ok else None
+    ok = verify_password(password, stored) and row is not None
+    with db.atomic():
+        _insert(db.conn, "sign_ins", {"name": name, "ok": int(ok),
+                                      "created_at": now.isoformat(timespec="seconds")})
+    return _user_row(row) if ok else None
 
 
 def list_users(db: Database) -> list[dict]:

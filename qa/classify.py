@@ -9,8 +9,10 @@ It backs up the forbidden-word lexicon, which only knows the wordings it lists.
 
 Call-level tasks (`TASKS`: complaint_risk, customer_emotion, call_reason) use jieba words
 (qa.text.tokenize) and character n-grams of the display form, punctuation kept (！！ and
-？？ carry emotion), over the side of the call the task names; their probabilities are
-calibrated. `TextModel` is a trained task model; `call_prediction` turns one into the
+？？ carry emotion), over the side of the call the task names; customer_emotion adds
+cue features (emotion_cues: emotion-lexicon categories, punctuation, laughter, emoji).
+Their probabilities are calibrated: one sigmoid per label, or for customer_emotion a
+multinomial logistic regression on the SVM's scores (SoftmaxCalibratedSVM). `TextModel` is a trained task model; `call_prediction` turns one into the
 `Prediction` a rubric's classifier check reads.
 """
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -297,6 +300,10 @@ def train_segment_model(name: str, texts: Sequence[str], labels: Sequence[int],
 
 # --- call-level tasks ----------------------------------------------------------------------
 
+# The weight of customer_emotion's cue block, chosen by cross-validation on its training
+# set (docs/emotion_variants.md).
+CUE_WEIGHT = 0.5
+
 Side = Literal["customer", "agent", "call"]
 
 
@@ -306,7 +313,10 @@ class Task:
 
     `per_turn`: the model reads one turn at a time and a call's prediction is rolled up
     from its turns (customer_emotion); otherwise it reads the whole side as one text.
-    `positive`: the label of interest of a two-class task (ROC AUC is computed for it)."""
+    `positive`: the label of interest of a two-class task (ROC AUC is computed for it).
+    `cues`: the weight of the emotion-lexicon, punctuation and emoji cue features
+    (emotion_cues) beside the words and characters (each block l2-normalised); 0: none.
+    `calibration`: "sigmoid" (one per label) or "softmax" (SoftmaxCalibratedSVM)."""
 
     name: str
     labels: tuple[str, ...]
@@ -314,6 +324,8 @@ class Task:
     per_turn: bool = False
     positive: str | None = None
     description: str = ""
+    cues: float = 0.0
+    calibration: Literal["sigmoid", "softmax"] = "sigmoid"
 
 
 TASKS: dict[str, Task] = {
@@ -323,7 +335,7 @@ TASKS: dict[str, Task] = {
                     "customer's side of the call; the last customer turn counts twice."),
     "customer_emotion": Task(
         "customer_emotion", ("angry", "happy", "neutral", "sad", "surprise", "fear"),
-        "customer", per_turn=True,
+        "customer", per_turn=True, cues=CUE_WEIGHT, calibration="softmax",
         description="The emotion of each customer turn, rolled up per call (share of "
                     "angry turns, the peak, the trend over the call)."),
     "call_reason": Task(
@@ -361,6 +373,32 @@ def word_tokens(text: str) -> list[str]:
     """The word features of a model text: qa.text.tokenize per line (turn), with jieba's
     dictionary words only, kept for repeated turns (好的, 对的, 谢谢 recur in every call)."""
     return [w for line in text.split("\n") for w in _turn_words(line)]
+
+
+# Cues of emotion beyond the words: runs of ！ and ？, trailing dots, laughter, emoji and
+# Weibo's bracketed emoticons ([哈哈], [怒]).
+EMOTION_CUES = (
+    ("punct_!!", re.compile(r"[!！]{2,}")), ("punct_!", re.compile(r"[!！]")),
+    ("punct_??", re.compile(r"[?？]{2,}")), ("punct_?", re.compile(r"[?？]")),
+    ("punct_...", re.compile(r"(\.{3,}|。{2,}|…)")),
+    ("laugh", re.compile(r"(哈哈|呵呵|嘻嘻|hh)")),
+    ("emoji", re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")),
+    ("bracket_emoji", re.compile(r"\[[^\]]{1,4}\]")),
+)
+
+
+def emotion_cues(text: str) -> list[str]:
+    """The cue features of a model text: the emotion-lexicon categories of the lexicon
+    words in it (qa.emotion_lexicon: DUTIR 怒/哀/惧/..., HowNet positive/negative/
+    negation/degree; words of two characters or more wherever they occur, a single
+    character only where word_tokens cuts it as a word) and one token per punctuation,
+    laughter or emoji cue found."""
+    from qa.emotion_lexicon import lexicon_categories
+
+    out = lexicon_categories(text, word_tokens(text))
+    for name, pattern in EMOTION_CUES:
+        out += [name] * len(pattern.findall(text))
+    return out
 
 
 _ROLE_RE = re.compile(r"^\s*(customer|agent|user|客户|坐席|客服)\s*[:：]\s*", re.IGNORECASE)
@@ -404,29 +442,98 @@ CHAR_FEATURES = 60000
 WORD_FEATURES = 30000
 
 
-def text_features(char_features: int = CHAR_FEATURES,
-                  word_features: int = WORD_FEATURES) -> FeatureUnion:
+def text_features(char_features: int = CHAR_FEATURES, word_features: int = WORD_FEATURES,
+                  cues: float = 0.0) -> FeatureUnion:
     """jieba words (word_tokens: qa.text.tokenize with the bank domain dictionary) and character 1-3
-    grams of the model text, each TF-IDF weighted."""
-    return FeatureUnion([
+    grams of the model text, each TF-IDF weighted; with `cues` above 0, the emotion_cues
+    too, their block weighted by `cues`."""
+    blocks = [
         ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
                                   sublinear_tf=True, max_features=char_features,
                                   dtype=np.float32)),
         ("words", TfidfVectorizer(analyzer=word_tokens, min_df=2, sublinear_tf=True,
                                   max_features=word_features, dtype=np.float32)),
-    ])
+    ]
+    if cues:
+        blocks.append(("cues", TfidfVectorizer(analyzer=emotion_cues, sublinear_tf=True,
+                                               dtype=np.float32)))
+        return FeatureUnion(blocks, transformer_weights={"cues": float(cues)})
+    return FeatureUnion(blocks)
 
 
 def task_pipeline(c: float = 0.3, char_features: int = CHAR_FEATURES,
-                  word_features: int = WORD_FEATURES) -> Pipeline:
-    """Word + character TF-IDF and a class-balanced linear SVM whose scores are turned
-    into probabilities by sigmoid calibration on cross-validated predictions (one SVM is
-    kept, fitted on all the data)."""
+                  word_features: int = WORD_FEATURES, task: Task | None = None) -> Pipeline:
+    """Word + character TF-IDF (and the task's cue features) and a class-balanced linear
+    SVM whose scores become probabilities by sigmoid calibration on cross-validated
+    predictions (one SVM is kept, fitted on all the data), or, for a task calibrated by
+    softmax, through SoftmaxCalibratedSVM."""
+    features = text_features(char_features, word_features,
+                             cues=task.cues if task is not None else 0.0)
+    if task is not None and task.calibration == "softmax":
+        return Pipeline([("features", features), ("model", SoftmaxCalibratedSVM(C=c))])
     svm = LinearSVC(C=c, class_weight="balanced")
     return Pipeline([
-        ("features", text_features(char_features, word_features)),
+        ("features", features),
         ("model", CalibratedClassifierCV(svm, method="sigmoid", cv=3, ensemble=False)),
     ])
+
+
+def model_description(task: Task) -> str:
+    features = ("word + character" + (f" + emotion-cue (weight {task.cues:g})" if task.cues else "")
+                + " TF-IDF")
+    if task.calibration == "softmax":
+        return (f"{features}, LinearSVC(class_weight=balanced) + multinomial logistic "
+                "calibration of its scores")
+    return f"{features}, LinearSVC(class_weight=balanced) + sigmoid calibration"
+
+
+class SoftmaxCalibratedSVM(ClassifierMixin, BaseEstimator):
+    """A class-balanced linear SVM whose decision values (one per label) become
+    probabilities through a multinomial logistic regression fitted on cross-validated
+    decision values. Unlike one sigmoid per label (normalised afterwards), the calibrator
+    learns how the labels' scores trade off against each other, and its probabilities
+    keep the training set's label frequencies."""
+
+    def __init__(self, C: float = 0.3, folds: int = 3):
+        self.C = C
+        self.folds = folds
+
+    def _svm(self) -> LinearSVC:
+        return LinearSVC(C=self.C, class_weight="balanced")
+
+    def fit(self, X, y):
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        y = np.asarray(y)
+        smallest = min(Counter(y.tolist()).values())
+        folds = min(self.folds, smallest)
+        if folds >= 2:
+            splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+            decisions = cross_val_predict(self._svm(), X, y, cv=splitter,
+                                          method="decision_function")
+        self.svm_ = self._svm().fit(X, y)
+        if folds < 2:  # a label with one row: calibrate on the training scores
+            decisions = self.svm_.decision_function(X)
+        self.classes_ = self.svm_.classes_
+        self.calibrator_ = LogisticRegression(C=1.0, max_iter=2000).fit(
+            _as_columns(decisions), y)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.svm_.decision_function(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        proba = self.calibrator_.predict_proba(_as_columns(self.decision_function(X)))
+        order = [list(self.calibrator_.classes_).index(c) for c in self.classes_]
+        return proba[:, order]
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _as_columns(decisions: np.ndarray) -> np.ndarray:
+    decisions = np.asarray(decisions, dtype=np.float64)
+    return decisions.reshape(-1, 1) if decisions.ndim == 1 else decisions
 
 
 def naive_bayes_pipeline() -> Pipeline:
@@ -438,14 +545,19 @@ def naive_bayes_pipeline() -> Pipeline:
     ])
 
 
+def vectorizers_of(pipeline: Pipeline) -> list[CountVectorizer]:
+    """The fitted vectorizers of a pipeline's `features` step (one, or a FeatureUnion's)."""
+    features = pipeline.named_steps["features"]
+    parts = ([v for _, v in features.transformer_list]
+             if isinstance(features, FeatureUnion) else [features])
+    return [v for v in parts if isinstance(v, CountVectorizer)]
+
+
 def _compact(pipeline: Pipeline) -> None:
     # The n-grams cut by min_df / max_features are kept only for inspection and would
     # multiply the file size. max_features leaves numpy integers in the vocabulary, which
     # skops would store as one array file each (minutes to save): make them plain ints.
-    features = pipeline.named_steps["features"]
-    vectorizers = ([v for _, v in features.transformer_list]
-                   if isinstance(features, FeatureUnion) else [features])
-    for vectorizer in vectorizers:
+    for vectorizer in vectorizers_of(pipeline):
         if hasattr(vectorizer, "stop_words_"):
             del vectorizer.stop_words_
         vectorizer.vocabulary_ = {term: int(j) for term, j in vectorizer.vocabulary_.items()}
@@ -620,29 +732,43 @@ class TokenCounter:
 
 
 class CalibratedTaskScorer:
-    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, then a
-    sigmoid-calibrated linear SVM kept as one estimator), for a batch of texts at once:
+    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, weighted
+    per block, then a linear SVM kept as one estimator, sigmoid-calibrated or a
+    SoftmaxCalibratedSVM), for a batch of texts at once:
     term counts (CharGramCounter, TokenCounter), tf-idf, norms and
     linear scores and the sigmoids with numpy."""
 
     def __init__(self, pipeline: Pipeline, labels: Sequence[str]):
         features = pipeline.named_steps["features"]
-        calibrated = pipeline.named_steps["model"].calibrated_classifiers_[0]
-        svm = calibrated.estimator
+        model = pipeline.named_steps["model"]
+        if isinstance(model, SoftmaxCalibratedSVM):
+            svm, calibrated = model.svm_, None
+        else:
+            calibrated = model.calibrated_classifiers_[0]
+            svm = calibrated.estimator
         self.blocks = []
-        for _, vectorizer in features.transformer_list:
+        block_weights = features.transformer_weights or {}
+        for block_name, vectorizer in features.transformer_list:
             if vectorizer.norm != "l2" or not vectorizer.use_idf:
                 raise ValueError("CalibratedTaskScorer needs l2 TF-IDF vectorizers")
             counter = (CharGramCounter(vectorizer) if vectorizer.analyzer == "char"
                        else TokenCounter(vectorizer))
             self.blocks.append((counter, bool(vectorizer.sublinear_tf),
-                                np.asarray(vectorizer.idf_, dtype=np.float64)))
+                                np.asarray(vectorizer.idf_, dtype=np.float64),
+                                float(block_weights.get(block_name, 1.0))))
         self.coef = np.asarray(svm.coef_, dtype=np.float64).T  # (n_features, 1 or k)
         self.intercept = np.asarray(svm.intercept_, dtype=np.float64)
-        classes = [str(c) for c in calibrated.classes]
+        self.softmax = None
+        if calibrated is None:  # SoftmaxCalibratedSVM: logistic regression on the scores
+            calibrator = model.calibrator_
+            classes = [str(c) for c in calibrator.classes_]
+            self.softmax = (np.asarray(calibrator.coef_, dtype=np.float64).T,
+                            np.asarray(calibrator.intercept_, dtype=np.float64))
+        else:
+            classes = [str(c) for c in calibrated.classes]
+            self.a = np.array([c.a_ for c in calibrated.calibrators], dtype=float)
+            self.b = np.array([c.b_ for c in calibrated.calibrators], dtype=float)
         self.binary = len(classes) == 2
-        self.a = np.array([c.a_ for c in calibrated.calibrators], dtype=float)
-        self.b = np.array([c.b_ for c in calibrated.calibrators], dtype=float)
         estimator_classes = [str(c) for c in svm.classes_]
         self.columns = [classes.index(c) for c in estimator_classes]
         self.classes = classes
@@ -653,14 +779,14 @@ class CalibratedTaskScorer:
         l2 norm per text, then the weights of the block's columns."""
         total = np.tile(self.intercept, (len(texts), 1))
         offset = 0
-        for counter, sublinear, idf in self.blocks:
+        for counter, sublinear, idf, block_weight in self.blocks:
             rows, columns, tf = counter.counts(texts)
             if sublinear:
                 tf = 1.0 + np.log(tf)
             weight = tf * idf[columns]
             norms = np.sqrt(np.bincount(rows, weights=weight * weight, minlength=len(texts)))
             norms[norms == 0] = 1.0
-            weight = weight / norms[rows]
+            weight = weight * (block_weight / norms[rows])
             coef = self.coef[offset + columns]
             for k in range(total.shape[1]):
                 total[:, k] += np.bincount(rows, weights=weight * coef[:, k],
@@ -673,8 +799,18 @@ class CalibratedTaskScorer:
             return np.zeros((0, len(self.order)))
         distinct = list(dict.fromkeys(texts))
         position = {text: i for i, text in enumerate(distinct)}
-        calibrated = 1.0 / (1.0 + np.exp(self.a * self.decision(distinct) + self.b))
+        decision = self.decision(distinct)
         proba = np.zeros((len(distinct), len(self.classes)))
+        if self.softmax is not None:
+            coef, intercept = self.softmax
+            scores = decision @ coef + intercept  # decision columns: the SVM's labels
+            if scores.shape[1] == 1:  # two labels: one logistic score for the second
+                scores = np.hstack([np.zeros_like(scores), scores])
+            scores -= scores.max(axis=1, keepdims=True)
+            proba = np.exp(scores)
+            proba /= proba.sum(axis=1, keepdims=True)
+            return self._reordered(proba, texts, position)
+        calibrated = 1.0 / (1.0 + np.exp(self.a * decision + self.b))
         if self.binary:
             proba[:, 1] = calibrated[:, 0]
             proba[:, 0] = 1.0 - calibrated[:, 0]
@@ -683,7 +819,11 @@ class CalibratedTaskScorer:
             total = proba.sum(axis=1, keepdims=True)
             proba = np.where(total > 0, proba / np.where(total > 0, total, 1.0),
                              1.0 / len(self.classes))
-        out = np.zeros((len(distinct), len(self.order)))
+        return self._reordered(proba, texts, position)
+
+    def _reordered(self, proba: np.ndarray, texts: Sequence[str],
+                   position: Mapping[str, int]) -> np.ndarray:
+        out = np.zeros((len(proba), len(self.order)))
         for j, column in enumerate(self.order):
             if column >= 0:
                 out[:, j] = proba[:, column]
@@ -730,7 +870,7 @@ def train_task_model(task: Task, units: Sequence[Sequence[str]], labels: Sequenc
         raise ValueError("no training texts")
     check_training_labels(task, targets)
     prepared = [model_text(t) for t in texts]
-    pipeline = task_pipeline(c, char_features, word_features)
+    pipeline = task_pipeline(c, char_features, word_features, task=task)
     pipeline.fit(prepared, targets)
     baseline = naive_bayes_pipeline().fit(prepared, targets)
     _compact(pipeline)
@@ -743,7 +883,7 @@ def train_task_model(task: Task, units: Sequence[Sequence[str]], labels: Sequenc
             "train_data_sha256": data_hash([" || ".join(u) for u in units], labels),
             "hyper_parameters": {"C": c, "char_features": char_features,
                                  "word_features": word_features,
-                                 "model": "LinearSVC(class_weight=balanced) + sigmoid calibration"}}
+                                 "model": model_description(task)}}
     return TextModel(task, pipeline, card, baseline)
 
 
@@ -775,7 +915,7 @@ def choose_c(task: Task, units: Sequence[Sequence[str]], labels: Sequence[str],
     for c in grid:
         fold_scores = []
         for train, test in splitter.split(prepared, y):
-            pipeline = task_pipeline(c).fit(list(prepared[train]), list(y[train]))
+            pipeline = task_pipeline(c, task=task).fit(list(prepared[train]), list(y[train]))
             if task.positive is not None:
                 p = _ordered_probabilities(pipeline, list(prepared[test]), task.labels)
                 fold_scores.append(roc_auc_score(y[test] == task.positive,

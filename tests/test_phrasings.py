@@ -14,6 +14,8 @@ rules and not taken from any labelled set:
 - `forbid`: an agent line — `fail` when forbidden (sarcasm, blame, impatience, threats,
   promises of returns), `pass` when professional (polite traps that share their words).
 - `pw`: an agent line — `fail` when it asks for a PIN, CVV or one-time code aloud.
+- `holdask` / `holdthx`: the request before, or the words after, a 40 s hold — `pass` when
+  they are a request to wait / a thanks for waiting; `close`: the agent's last line.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ CALL = {"en": {"organisation": "Barclays", "agent_name": "Anna Smith"},
         "zh": {"organisation": "招商银行", "agent_name": "王敏"}}
 ITEM = {"verify": "verify_identity", "disclose": "verify_identity", "greet": "greeting",
         "greetx": "greeting", "intro": "self_intro", "forbid": "forbidden_words",
-        "pw": "password_request"}
+        "pw": "password_request", "holdask": "hold_etiquette", "holdthx": "hold_etiquette",
+        "close": "closing"}
+WAIT = {"en": "please hold", "zh": "请您稍等"}
+THANKS = {"en": "thank you for holding", "zh": "感谢您的耐心等待"}
 
 
 def cases():
@@ -52,6 +57,14 @@ def status_of(language: str, kind: str, text: str) -> str:
         rows = [("agent", 0, 4, text), ("customer", 5, 8, reply)]
         if kind == "greetx":
             del call["organisation"]
+    elif kind in ("holdask", "holdthx"):
+        ask, thanks = (text, THANKS[language]) if kind == "holdask" else (WAIT[language], text)
+        rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
+                ("agent", 20, 25, ask), ("agent", 65, 70, thanks), ("customer", 71, 73, reply)]
+    elif kind == "close":
+        rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
+                ("agent", 20, 25, BALANCE[language]), ("customer", 26, 28, reply),
+                ("agent", 29, 33, text)]
     else:
         rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
                 ("agent", 20, 25, text), ("customer", 26, 28, reply)]
@@ -67,7 +80,8 @@ def test_every_check_and_both_outcomes_are_covered():
     for language in ("en", "zh"):
         for kind, outcomes in (("verify", ("pass",)), ("disclose", ("fail", "na")),
                                ("greetx", ("pass", "fail")), ("intro", ("pass", "fail")),
-                               ("forbid", ("pass", "fail"))):
+                               ("forbid", ("pass", "fail")), ("holdask", ("pass", "fail")),
+                               ("holdthx", ("pass", "fail")), ("close", ("pass", "fail"))):
             for outcome in outcomes:
                 assert (language, kind, outcome) in seen, (language, kind, outcome)
 

@@ -4,7 +4,8 @@
 
 Training data: the agent segments of the project's own hand-labelled calls,
 tests/data/{labelled,holdout,holdout2,holdout3}/{zh,en} (a segment is positive when its call's
-labels list it in forbidden_segments). Held-out evaluation: tests/data/holdout4, written
+labels list it in forbidden_segments), plus the training-only sentences written for the
+models in data/agent_tone/{zh,en}.tsv (`label<TAB>text`; see data/agent_tone/README.md). Held-out evaluation: tests/data/holdout4, written
 independently and never trained on; for Chinese also the share of real agent turns in
 ../shared/data/dialogues the model flags (evaluation only; those texts are not trained
 on). Writes models/agent_tone_zh and models/agent_tone_en (model.skops + card.json).
@@ -24,7 +25,8 @@ from qa.models import save_model  # noqa: E402
 
 TRAIN_SETS = ("labelled", "holdout", "holdout2", "holdout3")
 HELD_OUT = "holdout4"
-THRESHOLD = {"zh": 0.7, "en": 0.6}
+EXTRA = REPO / "data" / "agent_tone"
+THRESHOLD = {"zh": 0.7, "en": 0.7}
 DIALOGUES = REPO.parent / "shared" / "data" / "dialogues"
 
 
@@ -41,6 +43,23 @@ def agent_segments(kinds: tuple[str, ...], language: str) -> tuple[list[str], li
     return texts, labels
 
 
+def training_sentences(language: str) -> tuple[list[str], list[int]]:
+    """The training-only sentences of data/agent_tone/LANGUAGE.tsv (none when absent)."""
+    path = EXTRA / f"{language}.tsv"
+    texts, labels = [], []
+    if not path.is_file():
+        return texts, labels
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        label, _, text = line.partition("\t")
+        if label not in ("0", "1") or not text.strip():
+            raise ValueError(f"{path}:{number}: expected 0 or 1, a tab and a sentence")
+        texts.append(text.strip())
+        labels.append(int(label))
+    return texts, labels
+
+
 def real_agent_turns() -> list[str]:
     turns = []
     for path in sorted(DIALOGUES.glob("*.jsonl")):
@@ -54,6 +73,8 @@ def real_agent_turns() -> list[str]:
 def main() -> None:
     for language in ("zh", "en"):
         texts, labels = agent_segments(TRAIN_SETS, language)
+        extra_texts, extra_labels = training_sentences(language)
+        texts, labels = texts + extra_texts, labels + extra_labels
         name = f"agent_tone_{language}"
         model = train_segment_model(name, texts, labels, language)
         held_texts, held_labels = agent_segments((HELD_OUT,), language)
@@ -67,8 +88,10 @@ def main() -> None:
                                                    "share": round(flagged / len(real), 4)}
         model.card["recommended_threshold"] = threshold
         save_model(model, REPO / "models" / name, metrics,
-                   trained_on=f"{len(texts)} agent segments ({sum(labels)} rude) of the project's "
-                              f"hand-labelled calls in tests/data/{{{','.join(TRAIN_SETS)}}}/{language}",
+                   trained_on=f"{len(texts)} agent segments ({sum(labels)} rude): those of the project's "
+                              f"hand-labelled calls in tests/data/{{{','.join(TRAIN_SETS)}}}/{language} and "
+                              f"{len(extra_texts)} training-only sentences ({sum(extra_labels)} rude) in "
+                              f"data/agent_tone/{language}.tsv",
                    limits="Written calls, not real recordings: trust it as a second opinion behind "
                           "the lexicon, at the recommended threshold. Flags tone, not facts: it "
                           "cannot tell a true statement said curtly from a rude one.")

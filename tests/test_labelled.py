@@ -3,9 +3,11 @@
 tests/data/labelled/ (54 Mandarin, 12 English calls), holdout/ (30 + 8), holdout2/
 (30 + 10), holdout3/ (30 + 12) and holdout4/ (24 + 20), each written and labelled
 independently of the rules and of each other, are scored with the bundled rubrics. (Each
-held-out set was measured before the rules saw it; the README gives those first figures.) Every shared item must agree with the labels on at least 95% of the calls of
-each language; forbidden words, counted by agent segment, need precision >= 0.95 and
-recall >= 0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`.
+held-out set was measured before the rules saw it; the README gives those first figures.)
+Every shared item must agree with the labels on at least 95% of the calls of each set and
+language; forbidden words, counted by agent segment, need precision >= 0.95 and recall >=
+0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`. (Wording
+classes the rules must know, beyond these calls: tests/test_phrasings.py.)
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
 # first; the README lists those first figures).
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
-        ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh")]
+        ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
+        ("holdout4", "zh"), ("holdout4", "en")]
 
 
 def report_for(kind: str, language: str):
@@ -69,7 +72,8 @@ DIALOGUES = SHARED / "data" / "dialogues"
 @pytest.mark.skipif(not DIALOGUES.is_dir(), reason="../shared/data/dialogues is absent")
 def test_real_agent_turns_rarely_hit_the_forbidden_lexicon():
     """Real customer-service dialogues (../shared/data/dialogues) rarely contain forbidden
-    language: a good lexicon flags under 1% of their agent turns."""
+    language: a good lexicon flags under 1% of their agent turns (measured: 3 of 1,606,
+    lexicon and tone model together; the test allows under 0.5%)."""
     from qa.checks import prepare, run_check
     from qa.model import transcript_from_dict
 
@@ -93,26 +97,4 @@ def test_real_agent_turns_rarely_hit_the_forbidden_lexicon():
             hits += len({f.segment_index for f in run_check(ctx, check, item.id)
                          if f.passed is False})
     assert turns > 1000
-    assert hits / turns < 0.01, f"{hits} of {turns} agent turns hit"
-
-
-
-# The tone models' held-out set (never trained on) and the rest of the English sets,
-# guarded at the levels measured when the models were last trained
-# (scripts/train_agent_tone.py), so that a regression fails. English is the weak side.
-GUARDED = {
-    ("holdout4", "zh"): {"items": 0.95, "precision": 0.95, "recall": 0.90},
-    ("holdout4", "en"): {"items": 0.80, "precision": 0.70, "recall": 0.45},
-    ("holdout3", "en"): {"items": 0.90, "precision": 0.95, "recall": 0.90},
-}
-
-
-@pytest.mark.parametrize("kind, language", list(GUARDED), ids=[f"{k}-{l}" for k, l in GUARDED])
-def test_held_out_sets_keep_their_measured_quality(kind, language):
-    floor = GUARDED[(kind, language)]
-    report = report_for(kind, language)
-    fw = report.forbidden
-    assert fw.precision >= floor["precision"], fw.false_hits
-    assert fw.recall >= floor["recall"], fw.misses
-    for item in SHARED_ITEMS:
-        assert report.items[item].rate >= floor["items"], (item, report.items[item].disagreements)
+    assert hits / turns < 0.005, f"{hits} of {turns} agent turns hit"

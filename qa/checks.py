@@ -12,7 +12,9 @@ qa.rubric when the rubric is loaded (`bind`), so matchers are compiled once per 
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -21,8 +23,8 @@ from typing import Annotated, Any, Callable, Literal, Mapping, Sequence
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 from rapidfuzz import fuzz, process
 
-from qa.matcher import (LexiconEntry, PhraseHit, PhraseMatcher, SharedScan, fuzzy_locate,
-                        key_pattern)
+from qa.matcher import (LexiconEntry, PatternPrefilter, PhraseHit, PhraseMatcher, SharedScan,
+                        fuzzy_locate, key_pattern)
 from qa.model import Finding, Segment, Transcript
 from qa.text import MatchText, find_pii, match_text, match_texts, to_display
 
@@ -141,6 +143,39 @@ class CallContext:
             scanned.extend(self.scan.scan_call([s.match for s in self.segments]))
         return scanned
 
+    def pattern_segments(self, pattern: re.Pattern[str], on_pinyin: bool = False
+                         ) -> frozenset[int] | None:
+        """Indices of the segments in whose match form (or pinyin key) `pattern` matches,
+        from one search of the whole call, or None when that cannot tell (see
+        `_is_context_free`; or a match in the joined text spans two segments). Kept per
+        call."""
+        key = ("pattern segments", id(pattern), on_pinyin)  # (a pattern hashes its code)
+        if key in self.memo:
+            return self.memo[key]
+        found: frozenset[int] | None = None
+        if _is_context_free(pattern.pattern):
+            joined, starts = self.joined(on_pinyin)
+            segments = set()
+            for x in pattern.finditer(joined):
+                first = bisect.bisect_right(starts, x.start()) - 1
+                if first + 1 < len(starts) and x.end() >= starts[first + 1]:
+                    break  # the match runs into the next segment
+                segments.add(first)
+            else:
+                found = frozenset(segments)
+        self.memo[key] = found
+        return found
+
+    def joined(self, on_pinyin: bool = False) -> tuple[str, list[int]]:
+        """The match forms (or pinyin keys) of all segments joined by line breaks, which
+        none of them holds, and where each starts."""
+        key = ("joined", on_pinyin)
+        if key not in self.memo:
+            texts = [s.match.pinyin if on_pinyin else s.match.text for s in self.segments]
+            starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+            self.memo[key] = ("\n".join(texts), starts)
+        return self.memo[key]
+
     @property
     def language(self) -> str:
         return self.transcript.language
@@ -164,6 +199,21 @@ def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (
                      for i, (s, m) in enumerate(zip(transcript.segments, forms)))
     return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
                        tuple(organisation_patterns), voice, dict(predictions or {}), scan)
+
+
+# Syntax whose match depends on characters around the match: anchors, word boundaries,
+# lookarounds. (A `^` that negates a character class is counted too: that only costs a
+# per-segment search.)
+_CONTEXT_SYNTAX_RE = re.compile(r"[$^]|\\[bBAZ]|\(\?<?[=!]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_context_free(pattern: str) -> bool:
+    """Whether a pattern matches a text where, and only where, it matches the same
+    characters inside a longer text (no anchors or lookarounds): then a search of a whole
+    call's segments joined by line breaks finds the matches of each segment, unless a
+    match spans a line break."""
+    return _CONTEXT_SYNTAX_RE.search(pattern) is None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -432,6 +482,8 @@ class PhraseRuntime:
         combinable = [(p, e) for p, e in patterns if not _BACKREF_RE.search(p.pattern)]
         self.patterns = tuple(combinable)
         self.lone_patterns = tuple(alone)
+        self.all_patterns = self.patterns + self.lone_patterns
+        self.prefilter = PatternPrefilter([p for p, _ in self.all_patterns])
         # Phrases only: a segment the shared scan found nothing in has no hits.
         self.phrases_only = not (patterns or key_patterns or templates)
         self.speaker = speaker
@@ -503,12 +555,47 @@ class PhraseRuntime:
         return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
 
     def possible_segments(self, ctx: CallContext) -> frozenset[int] | None:
-        """Indices of the segments that can hold a hit (None: any can). A set of phrases
-        only can hit only where the shared scan found one of them. (Searching the whole
-        call for a set's patterns at once was measured to cost more than it saves: the
-        patterns then run over every segment, where checks that stop at the first hit
-        run them over few.)"""
-        return ctx.segments_with_hits(self.matcher) if self.phrases_only else None
+        """Indices of the segments that can hold a hit (None: any can): those where the
+        shared scan found one of the phrases or a search of the whole call found one of
+        the patterns (see CallContext.pattern_segments). Templates are filled in per call
+        and may hit anywhere. Kept per call."""
+        if self.phrases_only:
+            return ctx.segments_with_hits(self.matcher)
+        if self.templates:
+            return None
+        key = ("possible segments", id(self))
+        if key not in ctx.memo:
+            parts = [ctx.segments_with_hits(self.matcher), *self._pattern_segments(ctx)]
+            parts += [ctx.pattern_segments(p, on_pinyin=True) for p in self.key_patterns]
+            ctx.memo[key] = None if None in parts else frozenset().union(*parts)
+        return ctx.memo[key]
+
+    def call_patterns(self, ctx: CallContext) -> tuple[
+            tuple[tuple[re.Pattern[str], LexiconEntry], ...],
+            tuple[tuple[re.Pattern[str], LexiconEntry], ...]]:
+        """(patterns, lone patterns) that may match in some segment of the call, in
+        their order: each pattern is searched once over the whole call instead of once
+        per segment. Kept per call."""
+        if not self.all_patterns:
+            return (), ()
+        key = ("patterns", id(self))
+        if key not in ctx.memo:
+            found = [pe for pe, segments in zip(self.all_patterns, self._pattern_segments(ctx))
+                     if segments != frozenset()]
+            ctx.memo[key] = (tuple(pe for pe in found if pe in self.patterns),
+                             tuple(pe for pe in found if pe in self.lone_patterns))
+        return ctx.memo[key]
+
+    def _pattern_segments(self, ctx: CallContext) -> list[frozenset[int] | None]:
+        """Per pattern (`all_patterns`), the segments it matches in (None: it may match
+        in any): none when the call lacks every literal the pattern needs (one scan for
+        all patterns), else from one search of the whole call. Kept per call."""
+        key = ("pattern segments", id(self))
+        if key not in ctx.memo:
+            present = self.prefilter.candidates(ctx.joined()[0])
+            ctx.memo[key] = [ctx.pattern_segments(p) if i in present else frozenset()
+                             for i, (p, _) in enumerate(self.all_patterns)]
+        return ctx.memo[key]
 
     def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         """Hits in one prepared segment (speaker and window not applied)."""
@@ -517,11 +604,12 @@ class PhraseRuntime:
         if raw is not None and not raw and self.phrases_only:
             return []
         hits = self.matcher.find(m, apply_allow=False, raw=raw)
-        if any(pattern.search(m.text) for pattern, _ in self.patterns):
-            for pattern, entry in self.patterns:
+        patterns, lone_patterns = self.call_patterns(ctx)
+        if patterns and any(pattern.search(m.text) for pattern, _ in patterns):
+            for pattern, entry in patterns:
                 hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                          for x in pattern.finditer(m.text) if x.end() > x.start()]
-        for pattern, entry in self.lone_patterns:
+        for pattern, entry in lone_patterns:
             hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                      for x in pattern.finditer(m.text) if x.end() > x.start()]
         if hits:

@@ -130,10 +130,14 @@ class CallContext:
         slot = self.scan.slots.get(id(matcher)) if self.scan is not None else None
         if slot is None:
             return None
-        key = ("segments with hits", slot)
-        if key not in self.memo:
-            self.memo[key] = frozenset(i for i, hits in enumerate(self._shared_hits()) if slot in hits)
-        return self.memo[key]
+        by_slot = self.memo.get("segments with hits")
+        if by_slot is None:  # for every matcher at once
+            found: dict[int, set[int]] = {}
+            for i, hits in enumerate(self._shared_hits()):
+                for hit_slot in hits:
+                    found.setdefault(hit_slot, set()).add(i)
+            by_slot = self.memo["segments with hits"] = {k: frozenset(v) for k, v in found.items()}
+        return by_slot.get(slot, frozenset())
 
     def _shared_hits(self) -> list[Any]:
         """Per segment, the shared scan's raw hits by matcher slot (the whole call is
@@ -282,6 +286,14 @@ def check(name: str, params: type[CheckParams]) -> Callable[[CheckFunction], Che
 
 def run_check(ctx: CallContext, params: CheckParams, item_id: str) -> list[Finding]:
     return CHECKS[params.type].run(ctx, params, item_id)
+
+
+def private(model: BaseModel, name: str) -> Any:
+    """A private attribute of a pydantic model, read straight from where pydantic keeps
+    them: an ordinary read (`model._name`) first fails, then goes through pydantic's
+    __getattr__, which took several times longer in the per-segment loops."""
+    values = model.__pydantic_private__
+    return values[name] if values is not None and name in values else getattr(model, name)
 
 
 def _lexicon(lexicons: Mapping[str, Sequence[LexiconEntry]], name: str) -> list[LexiconEntry]:
@@ -433,9 +445,11 @@ class PhraseSet(BaseModel):
 
     @property
     def runtime(self) -> "PhraseRuntime":
-        if self._runtime is None:
+        runtime = private(self, "_runtime")
+        if runtime is None:
             self.bind({})
-        return self._runtime  # type: ignore[return-value]
+            runtime = private(self, "_runtime")
+        return runtime
 
     @property
     def matcher(self) -> PhraseMatcher:
@@ -827,9 +841,10 @@ class ForbiddenParams(PhraseSet, CheckParams):
     def negated(self, m: MatchText, hit: PhraseHit) -> bool:
         """A hit in a negatable category right after a negation (不能 承诺收益, we can't
         guarantee returns) says the opposite of the forbidden phrase."""
-        if self._negation is None or hit.entry.category not in self.negatable_categories:
+        negation = private(self, "_negation")
+        if negation is None or hit.entry.category not in self.negatable_categories:
             return False
-        return self._negation.search(m.text[max(0, hit.start - 8):hit.start]) is not None
+        return negation.search(m.text[max(0, hit.start - 8):hit.start]) is not None
 
     def pinyin_min_chars(self) -> int:
         # Forbidden phrases are short and their homophones common: a false hit costs an
@@ -854,8 +869,8 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
     findings: list[Finding] = []
     segments = ctx.by_speaker(params.speaker)
     runtime = params.runtime
-    tone = params._tone  # private attributes are slow to read on a pydantic model
-    negation = params._negation
+    tone = private(params, "_tone")
+    negation = private(params, "_negation")
     tone_candidates: list[PreparedSegment] = []
     possible = runtime.possible_segments(ctx)
     for ps in segments:
@@ -864,9 +879,11 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
         found = runtime.find(ctx, ps) if possible is None or ps.index in possible else []
         hits = [h for h in found
                 if params.in_window(ps.time_at(h.start), ctx.duration)
-                and (negation is None or not params.negated(ps.match, h))]
-        if not hits and tone is not None:
-            tone_candidates.append(ps)
+                and (negation is None or not params.negated(ps.match, h))] if found else found
+        if not hits:
+            if tone is not None:
+                tone_candidates.append(ps)
+            continue
         for group in _merge_overlapping(hits):
             start, end = min(h.start for h in group), max(h.end for h in group)
             # Name the lexicon phrases; a pattern only when no phrase matched there.
@@ -896,7 +913,7 @@ def _tone_findings(ctx: CallContext, params: ForbiddenParams, item_id: str,
                    candidates: list[PreparedSegment]) -> list[Finding]:
     """Segments without a lexicon hit that the tone model finds rude: one finding each,
     the whole segment as evidence, with the model's probability."""
-    model = params._tone
+    model = private(params, "_tone")
     probabilities = model.probabilities([ps.match.text for ps in candidates], normalised=True)
     out = []
     for ps, probability in zip(candidates, probabilities):
@@ -1285,9 +1302,9 @@ class SensitiveParams(CheckParams):
                                            self.negation_chars)
 
     def finder(self) -> "SecretRequestFinder | None":
-        if self._finder is None and self.secret_terms:
+        if private(self, "_finder") is None and self.secret_terms:
             self.bind({})
-        return self._finder
+        return private(self, "_finder")
 
 
 class SecretRequestFinder:

@@ -530,43 +530,8 @@ class PhraseRuntime:
     def _resolve_templates(self, ctx: CallContext) -> tuple[
             tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
         call = ctx.transcript.call
-        surname, given = split_name(call.agent_name or "", ctx.language)
-        values = {"agent_surname": surname, "agent_given_name": given,
-                  "agent_name": (call.agent_name or "").strip()}
-        phrases: list[str] = []
-        text_patterns: list[re.Pattern[str]] = []
-        key_patterns: list[re.Pattern[str]] = []
-        for template in self.templates:
-            if "{company}" in template:
-                if call.organisation:
-                    names = organisation_names(call.organisation, tuple(ctx.organisations))
-                else:
-                    names = [n for org in ctx.organisations for n in org.names()]
-                    text_patterns.extend(_company_patterns(ctx.organisation_patterns))
-                phrases.extend(template.replace("{company}", name) for name in names)
-                continue
-            if "{agent_name_part}" in template and call.agent_name:
-                # Any word or pair of words of the name: "Wei Ling" of "Tan Wei Ling",
-                # whichever order the agent's culture puts the surname in.
-                words = (call.agent_name or "").split()
-                parts = {w for w in words} | {" ".join(words[i:i + 2]) for i in range(len(words) - 1)}
-                phrases.extend(template.replace("{agent_name_part}", p) for p in sorted(parts))
-                continue
-            missing = [m for m in _PLACEHOLDER_RE.findall(template) if not values.get(m)]
-            if not missing:
-                phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
-                continue
-            literal = normalise_key(_PLACEHOLDER_RE.sub("", template))
-            # An unknown name at the start of a template is safe only before a long
-            # English word ("[name] speaking"), not before Chinese (…为您服务).
-            leading_ok = ctx.language.startswith("en") and len(literal) >= 5
-            missing = [m if m != "agent_name_part" else "agent_given_name" for m in missing]
-            if ("agent_name" in missing or len(literal) < 2
-                    or (template.startswith("{") and not leading_ok)):
-                continue  # too little is left to match safely
-            key_patterns.append(_wildcard_pattern(template, ctx.language))
-        phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
-        return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
+        return _fill_templates(self.templates, call.agent_name, call.organisation, ctx.language,
+                               tuple(ctx.organisations), tuple(ctx.organisation_patterns))
 
     def possible_segments(self, ctx: CallContext) -> frozenset[int] | None:
         """Indices of the segments that can hold a hit (None: any can): those where the
@@ -720,6 +685,52 @@ class PhraseRuntime:
                 if first_only:
                     return out
         return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _fill_templates(templates: tuple[str, ...], agent_name: str | None, organisation: str | None,
+                    language: str, organisations: tuple[Organisation, ...],
+                    organisation_patterns: tuple[str, ...]) -> tuple[
+        tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    """PhraseRuntime.resolved_templates for one agent and organisation (cached: the same
+    agents and organisations come back call after call)."""
+    surname, given = split_name(agent_name or "", language)
+    values = {"agent_surname": surname, "agent_given_name": given,
+              "agent_name": (agent_name or "").strip()}
+    phrases: list[str] = []
+    text_patterns: list[re.Pattern[str]] = []
+    key_patterns: list[re.Pattern[str]] = []
+    for template in templates:
+        if "{company}" in template:
+            if organisation:
+                names = organisation_names(organisation, organisations)
+            else:
+                names = [n for org in organisations for n in org.names()]
+                text_patterns.extend(_company_patterns(organisation_patterns))
+            phrases.extend(template.replace("{company}", name) for name in names)
+            continue
+        if "{agent_name_part}" in template and agent_name:
+            # Any word or pair of words of the name: "Wei Ling" of "Tan Wei Ling",
+            # whichever order the agent's culture puts the surname in.
+            words = (agent_name or "").split()
+            parts = {w for w in words} | {" ".join(words[i:i + 2]) for i in range(len(words) - 1)}
+            phrases.extend(template.replace("{agent_name_part}", p) for p in sorted(parts))
+            continue
+        missing = [m for m in _PLACEHOLDER_RE.findall(template) if not values.get(m)]
+        if not missing:
+            phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
+            continue
+        literal = normalise_key(_PLACEHOLDER_RE.sub("", template))
+        # An unknown name at the start of a template is safe only before a long
+        # English word ("[name] speaking"), not before Chinese (…为您服务).
+        leading_ok = language.startswith("en") and len(literal) >= 5
+        missing = [m if m != "agent_name_part" else "agent_given_name" for m in missing]
+        if ("agent_name" in missing or len(literal) < 2
+                or (template.startswith("{") and not leading_ok)):
+            continue  # too little is left to match safely
+        key_patterns.append(_wildcard_pattern(template, language))
+    phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
+    return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -408,17 +408,19 @@ class PatternPrefilter:
         for i, p in enumerate(patterns):
             for literal in required_literals(p) or ():
                 owners.setdefault(literal, []).append(i)
+        # Values are literal numbers (small ints hash fast; one literal is found many times).
+        self._owners = [tuple(indices) for indices in owners.values()]
         self._automaton = None
         if owners:
             self._automaton = ahocorasick.Automaton()
-            for literal, indices in owners.items():
-                self._automaton.add_word(literal, tuple(indices))
+            for number, literal in enumerate(owners):
+                self._automaton.add_word(literal, number)
             self._automaton.make_automaton()
 
     def candidates(self, text: str) -> frozenset[int]:
         """Indices of the patterns that may match in `text` (or in a part of it)."""
         found = set(self.always)
         if self._automaton is not None and text:
-            for _, indices in self._automaton.iter(text):
-                found.update(indices)
+            for number in {number for _, number in self._automaton.iter(text)}:
+                found.update(self._owners[number])
         return frozenset(found)

@@ -12,6 +12,7 @@ dropped or extra characters.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -387,10 +388,15 @@ def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """Strings at least one of which occurs in every match of `pattern` (for
     (说|讲)(了|过)(遍|次): 说了, 说过, 讲了, 讲过), or None when the pattern does not
     name any (it may match without a fixed character, or it ignores case)."""
-    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
+    return _required_literals(pattern.pattern, pattern.flags)
+
+
+@functools.lru_cache(maxsize=8192)
+def _required_literals(pattern: str, flags: int) -> frozenset[str] | None:
+    if flags & (re.IGNORECASE | re.VERBOSE):
         return None
     try:
-        parsed = _sre_parse.parse(pattern.pattern, pattern.flags)
+        parsed = _sre_parse.parse(pattern, flags)
     except Exception:  # noqa: BLE001 - an unparsable pattern just gets no prefilter
         return None
     strings = _required_in(list(parsed))

@@ -434,7 +434,7 @@ class PhraseSet(BaseModel):
                                       min_pinyin_chars=self.pinyin_min_chars(), allow=allow),
                 templates=tuple(p for p in self.phrases if _PLACEHOLDER_RE.search(p)),
                 patterns=tuple(patterns),
-                key_patterns=tuple(key_pattern(p) for p in self.homophone_patterns),
+                key_patterns=tuple((key_pattern(p), LexiconEntry(p)) for p in self.homophone_patterns),
                 speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy)
             _RUNTIMES[key] = runtime
         self._runtime = runtime
@@ -482,7 +482,7 @@ class PhraseRuntime:
 
     def __init__(self, matcher: PhraseMatcher, templates: tuple[str, ...],
                  patterns: tuple[tuple[re.Pattern[str], LexiconEntry], ...],
-                 key_patterns: tuple[re.Pattern[str], ...],
+                 key_patterns: tuple[tuple[re.Pattern[str], LexiconEntry], ...],
                  speaker: SpeakerFilter, loose: bool, fuzzy: float | None):
         self.matcher = matcher
         self.templates = templates
@@ -515,9 +515,9 @@ class PhraseRuntime:
         return text + (f" (+{more} more)" if more > 0 else "")
 
     def resolved_templates(self, ctx: CallContext) -> tuple[
-            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[tuple[re.Pattern[str], str], ...]]:
         """Templates filled in for this call (computed once per call): (literal phrases,
-        patterns on the match form and the pinyin key, patterns on the pinyin key). Where
+        patterns on the match form and the pinyin key, (pattern on the pinyin key, its template)). Where
         a name is unknown, the template becomes a pattern with a wildcard (an unknown
         surname is any one or two characters), if enough of it is left to match safely."""
         if not self.templates:
@@ -528,7 +528,7 @@ class PhraseRuntime:
         return ctx.memo[key]
 
     def _resolve_templates(self, ctx: CallContext) -> tuple[
-            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[tuple[re.Pattern[str], str], ...]]:
         call = ctx.transcript.call
         return _fill_templates(self.templates, call.agent_name, call.organisation, ctx.language,
                                tuple(ctx.organisations), tuple(ctx.organisation_patterns))
@@ -545,7 +545,7 @@ class PhraseRuntime:
         key = ("possible segments", id(self))
         if key not in ctx.memo:
             parts = [ctx.segments_with_hits(self.matcher), *self._pattern_segments(ctx)]
-            parts += [ctx.pattern_segments(p, on_pinyin=True) for p in self.key_patterns]
+            parts += [ctx.pattern_segments(p, on_pinyin=True) for p, _ in self.key_patterns]
             ctx.memo[key] = None if None in parts else frozenset().union(*parts)
         return ctx.memo[key]
 
@@ -593,8 +593,10 @@ class PhraseRuntime:
                      for x in pattern.finditer(m.text) if x.end() > x.start()]
         if hits:
             hits = self.matcher.without_allowed(m, hits)
-        for pattern in self.key_patterns:
-            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+        # A pattern on the pinyin key is named as written: its compiled form holds the
+        # key's internal character codes.
+        for pattern, entry in self.key_patterns:
+            hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                      for x in pattern.finditer(m.pinyin) if x.end() > x.start()]
         if not self.templates:
             return hits
@@ -603,10 +605,10 @@ class PhraseRuntime:
             hits += _template_hits(phrases, m, self.loose)
         # Company patterns run on the pinyin key too, where spoken digits (九五五八八) are
         # ASCII digits.
-        searches = [(p, k) for p in text_patterns for k in (m.text, m.pinyin)]
-        searches += [(p, m.pinyin) for p in key_patterns]
-        for pattern, key in searches:
-            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+        searches = [(p, k, p.pattern) for p in text_patterns for k in (m.text, m.pinyin)]
+        searches += [(p, m.pinyin, template) for p, template in key_patterns]
+        for pattern, key, name in searches:
+            hits += [PhraseHit(LexiconEntry(name), x.start(), x.end(), "regex")
                      for x in pattern.finditer(key) if x.end() > x.start()]
         return hits
 
@@ -691,7 +693,7 @@ class PhraseRuntime:
 def _fill_templates(templates: tuple[str, ...], agent_name: str | None, organisation: str | None,
                     language: str, organisations: tuple[Organisation, ...],
                     organisation_patterns: tuple[str, ...]) -> tuple[
-        tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+        tuple[str, ...], tuple[re.Pattern[str], ...], tuple[tuple[re.Pattern[str], str], ...]]:
     """PhraseRuntime.resolved_templates for one agent and organisation (cached: the same
     agents and organisations come back call after call)."""
     surname, given = split_name(agent_name or "", language)
@@ -699,7 +701,7 @@ def _fill_templates(templates: tuple[str, ...], agent_name: str | None, organisa
               "agent_name": (agent_name or "").strip()}
     phrases: list[str] = []
     text_patterns: list[re.Pattern[str]] = []
-    key_patterns: list[re.Pattern[str]] = []
+    key_patterns: list[tuple[re.Pattern[str], str]] = []  # with the template they stand for
     for template in templates:
         if "{company}" in template:
             if organisation:
@@ -728,7 +730,7 @@ def _fill_templates(templates: tuple[str, ...], agent_name: str | None, organisa
         if ("agent_name" in missing or len(literal) < 2
                 or (template.startswith("{") and not leading_ok)):
             continue  # too little is left to match safely
-        key_patterns.append(_wildcard_pattern(template, language))
+        key_patterns.append((_wildcard_pattern(template, language), template))
     phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
     return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
 

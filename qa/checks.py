@@ -60,6 +60,15 @@ class PreparedSegment:
         return seg.start + (seg.end - seg.start) * min(char_index, n) / n
 
 
+def _prepared_segment(index: int, segment: Segment, match: MatchText) -> PreparedSegment:
+    """PreparedSegment(index, segment, match), its fields set at once (as
+    qa.model._validated_segment does: a frozen dataclass's __init__ sets them one by one
+    through object.__setattr__, several times slower, for every segment of every call)."""
+    prepared = object.__new__(PreparedSegment)
+    prepared.__dict__.update(index=index, segment=segment, match=match)
+    return prepared
+
+
 @dataclass(frozen=True)
 class Organisation:
     name: str
@@ -199,7 +208,7 @@ def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (
             scan: SharedScan | None = None) -> CallContext:
     """Normalise every segment once (match form and pinyin keys) for all checks."""
     forms = match_texts([s.text for s in transcript.segments])
-    prepared = tuple(PreparedSegment(i, s, m)
+    prepared = tuple(_prepared_segment(i, s, m)
                      for i, (s, m) in enumerate(zip(transcript.segments, forms)))
     return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
                        tuple(organisation_patterns), voice, dict(predictions or {}), scan)

@@ -12,7 +12,9 @@ qa.rubric when the rubric is loaded (`bind`), so matchers are compiled once per 
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -21,8 +23,8 @@ from typing import Annotated, Any, Callable, Literal, Mapping, Sequence
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 from rapidfuzz import fuzz, process
 
-from qa.matcher import (LexiconEntry, PhraseHit, PhraseMatcher, SharedScan, fuzzy_locate,
-                        key_pattern)
+from qa.matcher import (LexiconEntry, PatternPrefilter, PhraseHit, PhraseMatcher, SharedScan,
+                        fuzzy_locate, key_pattern)
 from qa.model import Finding, Segment, Transcript
 from qa.text import MatchText, find_pii, match_text, match_texts, to_display
 
@@ -56,6 +58,15 @@ class PreparedSegment:
         if n == 0 or seg.end <= seg.start:
             return seg.start
         return seg.start + (seg.end - seg.start) * min(char_index, n) / n
+
+
+def _prepared_segment(index: int, segment: Segment, match: MatchText) -> PreparedSegment:
+    """PreparedSegment(index, segment, match), its fields set at once (as
+    qa.model._validated_segment does: a frozen dataclass's __init__ sets them one by one
+    through object.__setattr__, several times slower, for every segment of every call)."""
+    prepared = object.__new__(PreparedSegment)
+    prepared.__dict__.update(index=index, segment=segment, match=match)
+    return prepared
 
 
 @dataclass(frozen=True)
@@ -128,10 +139,14 @@ class CallContext:
         slot = self.scan.slots.get(id(matcher)) if self.scan is not None else None
         if slot is None:
             return None
-        key = ("segments with hits", slot)
-        if key not in self.memo:
-            self.memo[key] = frozenset(i for i, hits in enumerate(self._shared_hits()) if slot in hits)
-        return self.memo[key]
+        by_slot = self.memo.get("segments with hits")
+        if by_slot is None:  # for every matcher at once
+            found: dict[int, set[int]] = {}
+            for i, hits in enumerate(self._shared_hits()):
+                for hit_slot in hits:
+                    found.setdefault(hit_slot, set()).add(i)
+            by_slot = self.memo["segments with hits"] = {k: frozenset(v) for k, v in found.items()}
+        return by_slot.get(slot, frozenset())
 
     def _shared_hits(self) -> list[Any]:
         """Per segment, the shared scan's raw hits by matcher slot (the whole call is
@@ -140,6 +155,39 @@ class CallContext:
         if not scanned and self.scan is not None:
             scanned.extend(self.scan.scan_call([s.match for s in self.segments]))
         return scanned
+
+    def pattern_segments(self, pattern: re.Pattern[str], on_pinyin: bool = False
+                         ) -> frozenset[int] | None:
+        """Indices of the segments in whose match form (or pinyin key) `pattern` matches,
+        from one search of the whole call, or None when that cannot tell (see
+        `_is_context_free`; or a match in the joined text spans two segments). Kept per
+        call."""
+        key = ("pattern segments", id(pattern), on_pinyin)  # (a pattern hashes its code)
+        if key in self.memo:
+            return self.memo[key]
+        found: frozenset[int] | None = None
+        if _is_context_free(pattern.pattern):
+            joined, starts = self.joined(on_pinyin)
+            segments = set()
+            for x in pattern.finditer(joined):
+                first = bisect.bisect_right(starts, x.start()) - 1
+                if first + 1 < len(starts) and x.end() >= starts[first + 1]:
+                    break  # the match runs into the next segment
+                segments.add(first)
+            else:
+                found = frozenset(segments)
+        self.memo[key] = found
+        return found
+
+    def joined(self, on_pinyin: bool = False) -> tuple[str, list[int]]:
+        """The match forms (or pinyin keys) of all segments joined by line breaks, which
+        none of them holds, and where each starts."""
+        key = ("joined", on_pinyin)
+        if key not in self.memo:
+            texts = [s.match.pinyin if on_pinyin else s.match.text for s in self.segments]
+            starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+            self.memo[key] = ("\n".join(texts), starts)
+        return self.memo[key]
 
     @property
     def language(self) -> str:
@@ -160,10 +208,25 @@ def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (
             scan: SharedScan | None = None) -> CallContext:
     """Normalise every segment once (match form and pinyin keys) for all checks."""
     forms = match_texts([s.text for s in transcript.segments])
-    prepared = tuple(PreparedSegment(i, s, m)
+    prepared = tuple(_prepared_segment(i, s, m)
                      for i, (s, m) in enumerate(zip(transcript.segments, forms)))
     return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
                        tuple(organisation_patterns), voice, dict(predictions or {}), scan)
+
+
+# Syntax whose match depends on characters around the match: anchors, word boundaries,
+# lookarounds. (A `^` that negates a character class is counted too: that only costs a
+# per-segment search.)
+_CONTEXT_SYNTAX_RE = re.compile(r"[$^]|\\[bBAZ]|\(\?<?[=!]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_context_free(pattern: str) -> bool:
+    """Whether a pattern matches a text where, and only where, it matches the same
+    characters inside a longer text (no anchors or lookarounds): then a search of a whole
+    call's segments joined by line breaks finds the matches of each segment, unless a
+    match spans a line break."""
+    return _CONTEXT_SYNTAX_RE.search(pattern) is None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -232,6 +295,14 @@ def check(name: str, params: type[CheckParams]) -> Callable[[CheckFunction], Che
 
 def run_check(ctx: CallContext, params: CheckParams, item_id: str) -> list[Finding]:
     return CHECKS[params.type].run(ctx, params, item_id)
+
+
+def private(model: BaseModel, name: str) -> Any:
+    """A private attribute of a pydantic model, read straight from where pydantic keeps
+    them: an ordinary read (`model._name`) first fails, then goes through pydantic's
+    __getattr__, which took several times longer in the per-segment loops."""
+    values = model.__pydantic_private__
+    return values[name] if values is not None and name in values else getattr(model, name)
 
 
 def _lexicon(lexicons: Mapping[str, Sequence[LexiconEntry]], name: str) -> list[LexiconEntry]:
@@ -372,7 +443,7 @@ class PhraseSet(BaseModel):
                                       min_pinyin_chars=self.pinyin_min_chars(), allow=allow),
                 templates=tuple(p for p in self.phrases if _PLACEHOLDER_RE.search(p)),
                 patterns=tuple(patterns),
-                key_patterns=tuple(key_pattern(p) for p in self.homophone_patterns),
+                key_patterns=tuple((key_pattern(p), LexiconEntry(p)) for p in self.homophone_patterns),
                 speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy)
             _RUNTIMES[key] = runtime
         self._runtime = runtime
@@ -383,9 +454,11 @@ class PhraseSet(BaseModel):
 
     @property
     def runtime(self) -> "PhraseRuntime":
-        if self._runtime is None:
+        runtime = private(self, "_runtime")
+        if runtime is None:
             self.bind({})
-        return self._runtime  # type: ignore[return-value]
+            runtime = private(self, "_runtime")
+        return runtime
 
     @property
     def matcher(self) -> PhraseMatcher:
@@ -418,7 +491,7 @@ class PhraseRuntime:
 
     def __init__(self, matcher: PhraseMatcher, templates: tuple[str, ...],
                  patterns: tuple[tuple[re.Pattern[str], LexiconEntry], ...],
-                 key_patterns: tuple[re.Pattern[str], ...],
+                 key_patterns: tuple[tuple[re.Pattern[str], LexiconEntry], ...],
                  speaker: SpeakerFilter, loose: bool, fuzzy: float | None):
         self.matcher = matcher
         self.templates = templates
@@ -432,6 +505,8 @@ class PhraseRuntime:
         combinable = [(p, e) for p, e in patterns if not _BACKREF_RE.search(p.pattern)]
         self.patterns = tuple(combinable)
         self.lone_patterns = tuple(alone)
+        self.all_patterns = self.patterns + self.lone_patterns
+        self.prefilter = PatternPrefilter([p for p, _ in self.all_patterns])
         # Phrases only: a segment the shared scan found nothing in has no hits.
         self.phrases_only = not (patterns or key_patterns or templates)
         self.speaker = speaker
@@ -449,9 +524,9 @@ class PhraseRuntime:
         return text + (f" (+{more} more)" if more > 0 else "")
 
     def resolved_templates(self, ctx: CallContext) -> tuple[
-            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[tuple[re.Pattern[str], str], ...]]:
         """Templates filled in for this call (computed once per call): (literal phrases,
-        patterns on the match form and the pinyin key, patterns on the pinyin key). Where
+        patterns on the match form and the pinyin key, (pattern on the pinyin key, its template)). Where
         a name is unknown, the template becomes a pattern with a wildcard (an unknown
         surname is any one or two characters), if enough of it is left to match safely."""
         if not self.templates:
@@ -462,53 +537,53 @@ class PhraseRuntime:
         return ctx.memo[key]
 
     def _resolve_templates(self, ctx: CallContext) -> tuple[
-            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+            tuple[str, ...], tuple[re.Pattern[str], ...], tuple[tuple[re.Pattern[str], str], ...]]:
         call = ctx.transcript.call
-        surname, given = split_name(call.agent_name or "", ctx.language)
-        values = {"agent_surname": surname, "agent_given_name": given,
-                  "agent_name": (call.agent_name or "").strip()}
-        phrases: list[str] = []
-        text_patterns: list[re.Pattern[str]] = []
-        key_patterns: list[re.Pattern[str]] = []
-        for template in self.templates:
-            if "{company}" in template:
-                if call.organisation:
-                    names = organisation_names(call.organisation, tuple(ctx.organisations))
-                else:
-                    names = [n for org in ctx.organisations for n in org.names()]
-                    text_patterns.extend(_company_patterns(ctx.organisation_patterns))
-                phrases.extend(template.replace("{company}", name) for name in names)
-                continue
-            if "{agent_name_part}" in template and call.agent_name:
-                # Any word or pair of words of the name: "Wei Ling" of "Tan Wei Ling",
-                # whichever order the agent's culture puts the surname in.
-                words = (call.agent_name or "").split()
-                parts = {w for w in words} | {" ".join(words[i:i + 2]) for i in range(len(words) - 1)}
-                phrases.extend(template.replace("{agent_name_part}", p) for p in sorted(parts))
-                continue
-            missing = [m for m in _PLACEHOLDER_RE.findall(template) if not values.get(m)]
-            if not missing:
-                phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
-                continue
-            literal = normalise_key(_PLACEHOLDER_RE.sub("", template))
-            # An unknown name at the start of a template is safe only before a long
-            # English word ("[name] speaking"), not before Chinese (…为您服务).
-            leading_ok = ctx.language.startswith("en") and len(literal) >= 5
-            missing = [m if m != "agent_name_part" else "agent_given_name" for m in missing]
-            if ("agent_name" in missing or len(literal) < 2
-                    or (template.startswith("{") and not leading_ok)):
-                continue  # too little is left to match safely
-            key_patterns.append(_wildcard_pattern(template, ctx.language))
-        phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
-        return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
+        return _fill_templates(self.templates, call.agent_name, call.organisation, ctx.language,
+                               tuple(ctx.organisations), tuple(ctx.organisation_patterns))
 
     def possible_segments(self, ctx: CallContext) -> frozenset[int] | None:
-        """Indices of the segments that can hold a hit (None: any can). A set of phrases
-        only can hit only where the shared scan found one of them. (Searching the whole
-        call for a set's patterns at once was measured to cost more than it saves: the
-        patterns then run over every segment, where checks that stop at the first hit
-        run them over few.)"""
-        return ctx.segments_with_hits(self.matcher) if self.phrases_only else None
+        """Indices of the segments that can hold a hit (None: any can): those where the
+        shared scan found one of the phrases or a search of the whole call found one of
+        the patterns (see CallContext.pattern_segments). Templates are filled in per call
+        and may hit anywhere. Kept per call."""
+        if self.phrases_only:
+            return ctx.segments_with_hits(self.matcher)
+        if self.templates:
+            return None
+        key = ("possible segments", id(self))
+        if key not in ctx.memo:
+            parts = [ctx.segments_with_hits(self.matcher), *self._pattern_segments(ctx)]
+            parts += [ctx.pattern_segments(p, on_pinyin=True) for p, _ in self.key_patterns]
+            ctx.memo[key] = None if None in parts else frozenset().union(*parts)
+        return ctx.memo[key]
+
+    def call_patterns(self, ctx: CallContext) -> tuple[
+            tuple[tuple[re.Pattern[str], LexiconEntry], ...],
+            tuple[tuple[re.Pattern[str], LexiconEntry], ...]]:
+        """(patterns, lone patterns) that may match in some segment of the call, in
+        their order: each pattern is searched once over the whole call instead of once
+        per segment. Kept per call."""
+        if not self.all_patterns:
+            return (), ()
+        key = ("patterns", id(self))
+        if key not in ctx.memo:
+            found = [pe for pe, segments in zip(self.all_patterns, self._pattern_segments(ctx))
+                     if segments != frozenset()]
+            ctx.memo[key] = (tuple(pe for pe in found if pe in self.patterns),
+                             tuple(pe for pe in found if pe in self.lone_patterns))
+        return ctx.memo[key]
+
+    def _pattern_segments(self, ctx: CallContext) -> list[frozenset[int] | None]:
+        """Per pattern (`all_patterns`), the segments it matches in (None: it may match
+        in any): none when the call lacks every literal the pattern needs (one scan for
+        all patterns), else from one search of the whole call. Kept per call."""
+        key = ("pattern segments", id(self))
+        if key not in ctx.memo:
+            present = self.prefilter.candidates(ctx.joined()[0])
+            ctx.memo[key] = [ctx.pattern_segments(p) if i in present else frozenset()
+                             for i, (p, _) in enumerate(self.all_patterns)]
+        return ctx.memo[key]
 
     def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         """Hits in one prepared segment (speaker and window not applied)."""
@@ -517,17 +592,20 @@ class PhraseRuntime:
         if raw is not None and not raw and self.phrases_only:
             return []
         hits = self.matcher.find(m, apply_allow=False, raw=raw)
-        if any(pattern.search(m.text) for pattern, _ in self.patterns):
-            for pattern, entry in self.patterns:
+        patterns, lone_patterns = self.call_patterns(ctx)
+        if patterns and any(pattern.search(m.text) for pattern, _ in patterns):
+            for pattern, entry in patterns:
                 hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                          for x in pattern.finditer(m.text) if x.end() > x.start()]
-        for pattern, entry in self.lone_patterns:
+        for pattern, entry in lone_patterns:
             hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                      for x in pattern.finditer(m.text) if x.end() > x.start()]
         if hits:
             hits = self.matcher.without_allowed(m, hits)
-        for pattern in self.key_patterns:
-            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+        # A pattern on the pinyin key is named as written: its compiled form holds the
+        # key's internal character codes.
+        for pattern, entry in self.key_patterns:
+            hits += [PhraseHit(entry, x.start(), x.end(), "regex")
                      for x in pattern.finditer(m.pinyin) if x.end() > x.start()]
         if not self.templates:
             return hits
@@ -536,10 +614,10 @@ class PhraseRuntime:
             hits += _template_hits(phrases, m, self.loose)
         # Company patterns run on the pinyin key too, where spoken digits (九五五八八) are
         # ASCII digits.
-        searches = [(p, k) for p in text_patterns for k in (m.text, m.pinyin)]
-        searches += [(p, m.pinyin) for p in key_patterns]
-        for pattern, key in searches:
-            hits += [PhraseHit(LexiconEntry(pattern.pattern), x.start(), x.end(), "regex")
+        searches = [(p, k, p.pattern) for p in text_patterns for k in (m.text, m.pinyin)]
+        searches += [(p, m.pinyin, template) for p, template in key_patterns]
+        for pattern, key, name in searches:
+            hits += [PhraseHit(LexiconEntry(name), x.start(), x.end(), "regex")
                      for x in pattern.finditer(key) if x.end() > x.start()]
         return hits
 
@@ -618,6 +696,52 @@ class PhraseRuntime:
                 if first_only:
                     return out
         return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _fill_templates(templates: tuple[str, ...], agent_name: str | None, organisation: str | None,
+                    language: str, organisations: tuple[Organisation, ...],
+                    organisation_patterns: tuple[str, ...]) -> tuple[
+        tuple[str, ...], tuple[re.Pattern[str], ...], tuple[tuple[re.Pattern[str], str], ...]]:
+    """PhraseRuntime.resolved_templates for one agent and organisation (cached: the same
+    agents and organisations come back call after call)."""
+    surname, given = split_name(agent_name or "", language)
+    values = {"agent_surname": surname, "agent_given_name": given,
+              "agent_name": (agent_name or "").strip()}
+    phrases: list[str] = []
+    text_patterns: list[re.Pattern[str]] = []
+    key_patterns: list[tuple[re.Pattern[str], str]] = []  # with the template they stand for
+    for template in templates:
+        if "{company}" in template:
+            if organisation:
+                names = organisation_names(organisation, organisations)
+            else:
+                names = [n for org in organisations for n in org.names()]
+                text_patterns.extend(_company_patterns(organisation_patterns))
+            phrases.extend(template.replace("{company}", name) for name in names)
+            continue
+        if "{agent_name_part}" in template and agent_name:
+            # Any word or pair of words of the name: "Wei Ling" of "Tan Wei Ling",
+            # whichever order the agent's culture puts the surname in.
+            words = (agent_name or "").split()
+            parts = {w for w in words} | {" ".join(words[i:i + 2]) for i in range(len(words) - 1)}
+            phrases.extend(template.replace("{agent_name_part}", p) for p in sorted(parts))
+            continue
+        missing = [m for m in _PLACEHOLDER_RE.findall(template) if not values.get(m)]
+        if not missing:
+            phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
+            continue
+        literal = normalise_key(_PLACEHOLDER_RE.sub("", template))
+        # An unknown name at the start of a template is safe only before a long
+        # English word ("[name] speaking"), not before Chinese (…为您服务).
+        leading_ok = language.startswith("en") and len(literal) >= 5
+        missing = [m if m != "agent_name_part" else "agent_given_name" for m in missing]
+        if ("agent_name" in missing or len(literal) < 2
+                or (template.startswith("{") and not leading_ok)):
+            continue  # too little is left to match safely
+        key_patterns.append((_wildcard_pattern(template, language), template))
+    phrases = [_PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), ""), p) for p in phrases]
+    return tuple(phrases), tuple(text_patterns), tuple(key_patterns)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -739,9 +863,10 @@ class ForbiddenParams(PhraseSet, CheckParams):
     def negated(self, m: MatchText, hit: PhraseHit) -> bool:
         """A hit in a negatable category right after a negation (不能 承诺收益, we can't
         guarantee returns) says the opposite of the forbidden phrase."""
-        if self._negation is None or hit.entry.category not in self.negatable_categories:
+        negation = private(self, "_negation")
+        if negation is None or hit.entry.category not in self.negatable_categories:
             return False
-        return self._negation.search(m.text[max(0, hit.start - 8):hit.start]) is not None
+        return negation.search(m.text[max(0, hit.start - 8):hit.start]) is not None
 
     def pinyin_min_chars(self) -> int:
         # Forbidden phrases are short and their homophones common: a false hit costs an
@@ -766,8 +891,8 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
     findings: list[Finding] = []
     segments = ctx.by_speaker(params.speaker)
     runtime = params.runtime
-    tone = params._tone  # private attributes are slow to read on a pydantic model
-    negation = params._negation
+    tone = private(params, "_tone")
+    negation = private(params, "_negation")
     tone_candidates: list[PreparedSegment] = []
     possible = runtime.possible_segments(ctx)
     for ps in segments:
@@ -776,9 +901,11 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
         found = runtime.find(ctx, ps) if possible is None or ps.index in possible else []
         hits = [h for h in found
                 if params.in_window(ps.time_at(h.start), ctx.duration)
-                and (negation is None or not params.negated(ps.match, h))]
-        if not hits and tone is not None:
-            tone_candidates.append(ps)
+                and (negation is None or not params.negated(ps.match, h))] if found else found
+        if not hits:
+            if tone is not None:
+                tone_candidates.append(ps)
+            continue
         for group in _merge_overlapping(hits):
             start, end = min(h.start for h in group), max(h.end for h in group)
             # Name the lexicon phrases; a pattern only when no phrase matched there.
@@ -808,7 +935,7 @@ def _tone_findings(ctx: CallContext, params: ForbiddenParams, item_id: str,
                    candidates: list[PreparedSegment]) -> list[Finding]:
     """Segments without a lexicon hit that the tone model finds rude: one finding each,
     the whole segment as evidence, with the model's probability."""
-    model = params._tone
+    model = private(params, "_tone")
     probabilities = model.probabilities([ps.match.text for ps in candidates], normalised=True)
     out = []
     for ps, probability in zip(candidates, probabilities):
@@ -1197,9 +1324,9 @@ class SensitiveParams(CheckParams):
                                            self.negation_chars)
 
     def finder(self) -> "SecretRequestFinder | None":
-        if self._finder is None and self.secret_terms:
+        if private(self, "_finder") is None and self.secret_terms:
             self.bind({})
-        return self._finder
+        return private(self, "_finder")
 
 
 class SecretRequestFinder:

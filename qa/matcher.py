@@ -12,6 +12,7 @@ dropped or extra characters.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -276,3 +277,156 @@ def key_pattern(pattern: str, loose: bool = False) -> re.Pattern[str]:
         else:
             out.append(ch)
     return re.compile("".join(out))
+
+
+# --- literal prefilter for regular expressions ---------------------------------------------
+
+try:
+    from re import _parser as _sre_parse  # Python 3.11+
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+_MAX_ALTERNATIVES = 64  # larger literal sets are not worth enumerating
+
+
+def _product(left: frozenset[str] | None, right: frozenset[str] | None) -> frozenset[str] | None:
+    if left is None or right is None or len(left) * len(right) > _MAX_ALTERNATIVES:
+        return None
+    return frozenset(a + b for a in left for b in right)
+
+
+def _exact_strings(nodes) -> frozenset[str] | None:
+    """Every string a parsed regex sequence can match, when they are few and literal
+    (自己(名字|密码)? -> 自己, 自己名字, 自己密码), else None."""
+    out: frozenset[str] | None = frozenset({""})
+    for op, av in nodes:
+        out = _product(out, _exact_node(op, av))
+        if out is None:
+            return None
+    return out
+
+
+def _exact_node(op, av) -> frozenset[str] | None:
+    name = str(op)
+    if name == "LITERAL":
+        return frozenset({chr(av)})
+    if name == "IN":
+        if all(str(o) == "LITERAL" for o, _ in av) and len(av) <= _MAX_ALTERNATIVES:
+            return frozenset(chr(c) for _, c in av)
+        return None
+    if name == "SUBPATTERN":
+        _, add_flags, del_flags, sub = av
+        return None if add_flags or del_flags else _exact_strings(sub)
+    if name == "BRANCH":
+        out: set[str] = set()
+        for alternative in av[1]:
+            strings = _exact_strings(alternative)
+            if strings is None or len(out) + len(strings) > _MAX_ALTERNATIVES:
+                return None
+            out |= strings
+        return frozenset(out)
+    if name in ("MAX_REPEAT", "MIN_REPEAT"):
+        low, high, item = av
+        strings = _exact_strings(item)
+        if strings is None or high > 3:
+            return None
+        out_set: set[str] = set()
+        power: frozenset[str] | None = frozenset({""})
+        for count in range(high + 1):
+            if count >= low:
+                out_set |= power  # type: ignore[arg-type]
+            power = _product(power, strings)
+            if power is None or len(out_set) > _MAX_ALTERNATIVES:
+                return None
+        return frozenset(out_set)
+    return None
+
+
+def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """The more selective of two literal sets: longer shortest string, then fewer."""
+    if a is None or "" in a:
+        return None if b is None or "" in b else b
+    if b is None or "" in b:
+        return a
+    return max(a, b, key=lambda s: (min(map(len, s)), -len(s)))
+
+
+def _required_in(nodes) -> frozenset[str] | None:
+    """Literal strings at least one of which every match of a parsed sequence contains,
+    or None when none can be named."""
+    best: frozenset[str] | None = None
+    run: frozenset[str] | None = frozenset({""})
+    for op, av in nodes:
+        exact = _exact_node(op, av)
+        run = _product(run, exact) if run is not None else exact
+        if exact is None:
+            run = frozenset({""})
+        best = _better(best, run)
+        best = _better(best, _required_node(op, av))
+    return best
+
+
+def _required_node(op, av) -> frozenset[str] | None:
+    name = str(op)
+    if name == "SUBPATTERN":
+        _, add_flags, del_flags, sub = av
+        return None if add_flags or del_flags else _required_in(sub)
+    if name == "BRANCH":
+        out: set[str] = set()
+        for alternative in av[1]:
+            strings = _required_in(alternative)
+            if strings is None or "" in strings:
+                return None
+            out |= strings
+        return frozenset(out) if len(out) <= 4 * _MAX_ALTERNATIVES else None
+    if name in ("MAX_REPEAT", "MIN_REPEAT") and av[0] >= 1:
+        return _required_in(av[2])
+    return _exact_node(op, av)
+
+
+def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Strings at least one of which occurs in every match of `pattern` (for
+    (说|讲)(了|过)(遍|次): 说了, 说过, 讲了, 讲过), or None when the pattern does not
+    name any (it may match without a fixed character, or it ignores case)."""
+    return _required_literals(pattern.pattern, pattern.flags)
+
+
+@functools.lru_cache(maxsize=8192)
+def _required_literals(pattern: str, flags: int) -> frozenset[str] | None:
+    if flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    try:
+        parsed = _sre_parse.parse(pattern, flags)
+    except Exception:  # noqa: BLE001 - an unparsable pattern just gets no prefilter
+        return None
+    strings = _required_in(list(parsed))
+    return strings if strings and "" not in strings else None
+
+
+class PatternPrefilter:
+    """Which of many regular expressions can match in a text, from one Aho-Corasick scan
+    for their required literals (see `required_literals`): most lexicon patterns are
+    absent from most calls, and this tells so without running them."""
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]]):
+        self.always = tuple(i for i, p in enumerate(patterns) if required_literals(p) is None)
+        owners: dict[str, list[int]] = {}
+        for i, p in enumerate(patterns):
+            for literal in required_literals(p) or ():
+                owners.setdefault(literal, []).append(i)
+        # Values are literal numbers (small ints hash fast; one literal is found many times).
+        self._owners = [tuple(indices) for indices in owners.values()]
+        self._automaton = None
+        if owners:
+            self._automaton = ahocorasick.Automaton()
+            for number, literal in enumerate(owners):
+                self._automaton.add_word(literal, number)
+            self._automaton.make_automaton()
+
+    def candidates(self, text: str) -> frozenset[int]:
+        """Indices of the patterns that may match in `text` (or in a part of it)."""
+        found = set(self.always)
+        if self._automaton is not None and text:
+            for number in {number for _, number in self._automaton.iter(text)}:
+                found.update(self._owners[number])
+        return frozenset(found)

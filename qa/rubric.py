@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from qa.checks import (CHECKS, CallContext, CheckParams, Organisation, PhraseSet, Prediction,
-                       VoiceActivity, prepare, run_check)
+                       VoiceActivity, prepare, private, run_check)
 from qa.matcher import LexiconEntry, PhraseMatcher, SharedScan
 from qa.model import FlagResult, Finding, ItemScore, Scorecard, SectionScore, Transcript
 
@@ -126,14 +126,14 @@ class Rubric(_Strict):
 
     def shared_scan(self) -> SharedScan:
         """One scan of each segment for every phrase set of the rubric (after bind)."""
-        if self._scan is None:
+        if private(self, "_scan") is None:
             matchers: dict[int, PhraseMatcher] = {}
             for params in self._all_checks():
                 for phrase_set in _phrase_sets(params):
                     matcher = phrase_set.matcher
                     matchers[id(matcher)] = matcher
             self._scan = SharedScan(list(matchers.values()))
-        return self._scan
+        return private(self, "_scan")
 
     def _all_checks(self) -> list[CheckParams]:
         checks = [c for item in self.items() for c in item.checks]
@@ -143,10 +143,10 @@ class Rubric(_Strict):
 
     def organisation_list(self) -> tuple[Organisation, ...]:
         """The organisations as the checks use them (built once: scoring asks per call)."""
-        if self._organisations is None:
+        if private(self, "_organisations") is None:
             self._organisations = tuple(Organisation(o.name, tuple(o.aliases))
                                         for o in self.organisations)
-        return self._organisations
+        return private(self, "_organisations")
 
     def classifier_models(self) -> dict[str, Any]:
         """The models the rubric's classifier checks name, as bound: name -> model."""

@@ -326,3 +326,18 @@ def test_classifier_check_fails_at_the_threshold():
     prediction = Prediction("complaint_risk", "high", 0.82, {"high": 0.82, "low": 0.18})
     [f] = run(params, t, predictions={"complaint_risk": prediction})
     assert f.passed is False and "0.82" in f.detail
+
+
+def test_a_pattern_matched_on_the_pinyin_key_is_named_as_written(zh_rubric):
+    """A homophone pattern (工号 + digits, matched by sound) is named in the finding as
+    the rubric writes it, not by the key's internal character codes."""
+    from qa.rubric import score_transcript
+
+    call = transcript([("agent", 0, 4, "您好招商银行工号三七二五很高兴为您服务"),
+                       ("customer", 4, 6, "你好")], organisation="招商银行")
+    card = score_transcript(zh_rubric, call)
+    intro = next(i for i in card.items if i.item_id == "self_intro")
+    assert intro.status == "pass"
+    detail = intro.findings[0].detail
+    assert "工号" in detail and "(pattern)" in detail
+    assert not any(0xE000 <= ord(ch) <= 0xF8FF for ch in detail), detail

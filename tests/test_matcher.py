@@ -4,11 +4,13 @@ English word boundaries, approximate location and pinyin-key regular expressions
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
 from qa.matcher import LexiconEntry, PhraseMatcher, SharedScan, fuzzy_locate, key_pattern
 from qa.text import match_text, to_display
+from tests.conftest import REPO
 
 
 def matcher(*phrases: str, **options) -> PhraseMatcher:
@@ -282,3 +284,69 @@ def test_scanning_a_whole_call_at_once_gives_each_segment_its_own_hits():
     # hits stay inside their segment: 看 + 您 across segments 4 and 5 is no phrase
     hits = scan.scan_call(segments)[4][scan.slot(rude)]
     assert {(start, end) for _, start, end, _, _ in hits} == {(0, 4)}
+
+
+# --- literal prefilter for regular expressions ------------------------------------------------
+
+def test_required_literals_of_alternations_and_optional_parts():
+    from qa.matcher import required_literals
+
+    assert required_literals(re.compile("(说|讲)(了|过)(遍|次)?")) == {"说了", "说过", "讲了", "讲过"}
+    assert required_literals(re.compile("放(一百|一万)?个心")) == {"放个心", "放一百个心", "放一万个心"}
+    # a lookbehind consumes nothing: the literals come from what the match consumes
+    assert required_literals(re.compile("(?<!不)是(你|您)的错")) == {"是你的错", "是您的错"}
+
+
+def test_patterns_without_fixed_characters_or_ignoring_case_name_no_literals():
+    from qa.matcher import required_literals
+
+    assert required_literals(re.compile("[一-龥]{0,6}")) is None
+    assert required_literals(re.compile("(?i)bailiff")) is None
+    assert required_literals(re.compile("(a|.)b?")) is None
+
+
+def _lexicon_patterns() -> list[re.Pattern[str]]:
+    from qa.checks import REGEX_PREFIX
+
+    patterns = []
+    for path in sorted((REPO / "rubrics" / "lexicons").glob("*.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith(REGEX_PREFIX):
+                patterns.append(re.compile(line.split("\t")[0][len(REGEX_PREFIX):]))
+    return patterns
+
+
+def test_prefilter_never_drops_a_pattern_that_matches():
+    """Every bundled lexicon pattern, on every segment of the labelled calls (and on
+    every one of its own literal-bearing matches): where it matches, the prefilter lets
+    it through."""
+    from qa.matcher import PatternPrefilter
+    from qa.transcripts import iter_transcripts
+
+    patterns = _lexicon_patterns()
+    assert len(patterns) > 50
+    prefilter = PatternPrefilter(patterns)
+    texts = [mt(s.text).text for folder in sorted((REPO / "tests" / "data").glob("*/*"))
+             for _, t in iter_transcripts(folder) if not isinstance(t, Exception)
+             for s in t.segments]
+    matched = 0
+    for text in texts:
+        candidates = prefilter.candidates(text)
+        for i, pattern in enumerate(patterns):
+            if pattern.search(text):
+                matched += 1
+                assert i in candidates, (pattern.pattern, text)
+    assert matched > 20  # the labelled calls do say forbidden things
+    assert len(prefilter.candidates("您好请问有什么可以帮您")) < len(patterns) // 4
+
+
+def test_pattern_segments_of_a_call_are_those_it_matches_in():
+    from qa.checks import prepare
+    from tests.conftest import transcript
+
+    ctx = prepare(transcript([("agent", 0, 2, "我都说了好几遍了"), ("customer", 2, 4, "好的"),
+                              ("agent", 4, 6, "跟你说过三次了")]))
+    assert ctx.pattern_segments(re.compile("说(了|过)")) == {0, 2}
+    assert ctx.pattern_segments(re.compile("没有这个")) == frozenset()
+    # a match of the joined call that runs across two segments cannot tell which
+    assert ctx.pattern_segments(re.compile("遍[^说]*好")) is None

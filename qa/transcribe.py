@@ -7,6 +7,10 @@ never handed to the recogniser whole), and returns an `AudioTranscription`: a
 `qa.model.Transcript` with roles, Simplified `text`, the engine's `raw_text` and word
 timestamps, and the `VoiceActivity` the silence and overlap checks use.
 
+Engines: `faster-whisper` (default; CTranslate2, `FasterWhisperTranscriber`) and
+`openai-whisper` (optional, PyTorch, `qa.openai_engine`); both run `WhisperPipeline`,
+so roles, times and text are made the same way and only the recogniser differs.
+
 Roles: on a 2-channel recording the channel is the role (`agent_channel`, default left);
 on a mono recording `qa.roles.mono_roles` decides from what is said, else `unknown`.
 
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from qa.audio import DecodedAudio, VadSettings, decode, file_sha256, speech_intervals, voice_activity
 from qa.checks import Interval, VoiceActivity
 from qa.errors import AudioError, QAError
@@ -34,7 +40,7 @@ from qa.text import detect_language, to_display
 from qa.weights import ResolvedModel, prepare_engine_environment, resolve_model
 
 __all__ = ["TranscribeOptions", "Transcriber", "AudioTranscription", "make_transcriber",
-           "FasterWhisperTranscriber", "recognition_windows", "align_to_speech", "missed_speech", "spans_a_pause", "LANGUAGES", "ENGINES"]
+           "FasterWhisperTranscriber", "WhisperPipeline", "RecognisedSegment", "recognition_windows", "align_to_speech", "missed_speech", "spans_a_pause", "LANGUAGES", "ENGINES"]
 
 LANGUAGES = ("auto", "zh", "en")
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -44,7 +50,9 @@ COMPUTE_TYPES = ("float32", "int8", "int8_float32", "int16")
 @dataclass(frozen=True)
 class TranscribeOptions:
     engine: str = "faster-whisper"
-    model: str | None = None          # a CTranslate2 Whisper directory; None: installed package
+    # faster-whisper: a CTranslate2 Whisper directory, None: the installed weight package;
+    # openai-whisper: a .pt checkpoint file (qa convert-weights makes one).
+    model: str | None = None
     language: str = "auto"            # auto | zh | en
     agent_channel: str = "left"       # which channel of a 2-channel recording is the agent
     compute_type: str = "float32"
@@ -86,10 +94,14 @@ class Transcriber(Protocol):
 
 def make_transcriber(options: TranscribeOptions = TranscribeOptions()) -> Transcriber:
     """Load the engine and model once; the transcriber is reused for many files.
-    Raises WeightsError when no model is found (saying what to install)."""
+    faster-whisper (default) takes a CTranslate2 directory or the installed weight
+    package; openai-whisper (qa.openai_engine) a `.pt` checkpoint file, `options.model`.
+    Raises WeightsError when no model is found, QAError when the engine is not
+    installed (both say what to install or pass)."""
     if options.engine == "openai-whisper":
-        raise QAError("the openai-whisper engine is not available in this build; "
-                      "use --engine faster-whisper")
+        from qa.openai_engine import OpenAIWhisperTranscriber
+
+        return OpenAIWhisperTranscriber(options)
     return FasterWhisperTranscriber(options)
 
 
@@ -175,26 +187,30 @@ def _confidence(avg_logprob: float) -> float:
     return round(min(1.0, max(0.0, math.exp(avg_logprob))), 3)
 
 
-class FasterWhisperTranscriber:
-    """Whisper through faster-whisper (CTranslate2 on CPU), from local weights only."""
+@dataclass(frozen=True)
+class RecognisedSegment:
+    """What an engine heard in a stretch of audio, times relative to its start."""
 
-    def __init__(self, options: TranscribeOptions = TranscribeOptions()):
-        self.options = options
-        self.model_info: ResolvedModel = resolve_model(options.model)
-        prepare_engine_environment()
-        import ctranslate2
-        import faster_whisper
-        from faster_whisper import WhisperModel
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    words: tuple[tuple[float, float, str, float], ...]  # (start, end, word, probability)
 
-        try:
-            self._model = WhisperModel(str(self.model_info.path), device="cpu",
-                                       compute_type=options.compute_type,
-                                       cpu_threads=options.threads, local_files_only=True)
-        except (RuntimeError, ValueError, OSError) as exc:
-            raise QAError(f"{self.model_info.path}: cannot load the Whisper model ({exc})") from None
-        self.engine_id = (f"faster-whisper {faster_whisper.__version__} (ctranslate2 "
-                          f"{ctranslate2.__version__}) {self.model_info.label} "
-                          f"{options.compute_type} beam {options.beam_size}")
+
+class WhisperPipeline:
+    """What both engines share: decoding, voice activity, windows cut at pauses, the
+    repair passes, roles and the transcript. An engine supplies `engine_id` and
+    `_decode(samples)`, which recognises one window of 16 kHz float samples, dropping
+    the stretches the recogniser's own VAD finds silent (speech padded by
+    `speech_pad_ms`), and returns segments timed from the window's start."""
+
+    options: TranscribeOptions
+    engine_id: str
+    model_label: str
+
+    def _decode(self, samples: np.ndarray) -> list[RecognisedSegment]:
+        raise NotImplementedError
 
     def transcribe(self, path: str | Path, call: Call | None = None) -> AudioTranscription:
         path = Path(path)
@@ -221,7 +237,7 @@ class FasterWhisperTranscriber:
                     else detect_language(" ".join(s.text for s in segments)))
         transcript = Transcript(
             call_id=call.call_id, language=language, segments=tuple(segments), call=call,
-            engine=self.engine_id, model=self.model_info.label,
+            engine=self.engine_id, model=self.model_label,
             extra={"audio": {"channels": len(audio.channels), "source_rate": audio.source_rate,
                              "codec": audio.codec, "duration_s": round(audio.duration, 3),
                              "agent_channel": self.options.agent_channel if stereo else None,
@@ -254,20 +270,13 @@ class FasterWhisperTranscriber:
 
     def _recognise_window(self, audio: DecodedAudio, channel: int, start: float, end: float,
                           speaker: str) -> list[Segment]:
-        opts = self.options
-        found, _info = self._model.transcribe(
-            audio.window(channel, start, end),
-            language=None if opts.language == "auto" else opts.language,
-            beam_size=opts.beam_size, temperature=0.0, condition_on_previous_text=False,
-            vad_filter=True, vad_parameters={"speech_pad_ms": opts.speech_pad_ms},
-            word_timestamps=True, initial_prompt=None)
         segments = []
-        for seg in found:
+        for seg in self._decode(audio.window(channel, start, end)):
             raw = seg.text.strip()
             if not raw:
                 continue
-            words = tuple(Word(_seconds(start + w.start), _seconds(start + w.end), w.word,
-                               _seconds(w.probability)) for w in seg.words or ())
+            words = tuple(Word(_seconds(start + ws), _seconds(start + we), word, _seconds(p))
+                          for ws, we, word, p in seg.words)
             segments.append(Segment(
                 start=words[0].start if words else _seconds(start + seg.start),
                 end=words[-1].end if words else _seconds(start + seg.end),
@@ -275,6 +284,41 @@ class FasterWhisperTranscriber:
                 text=to_display(raw), raw_text=raw,
                 confidence=_confidence(seg.avg_logprob), words=words))
         return segments
+
+
+class FasterWhisperTranscriber(WhisperPipeline):
+    """Whisper through faster-whisper (CTranslate2 on CPU), from local weights only."""
+
+    def __init__(self, options: TranscribeOptions = TranscribeOptions()):
+        self.options = options
+        self.model_info: ResolvedModel = resolve_model(options.model)
+        self.model_label = self.model_info.label
+        prepare_engine_environment()
+        import ctranslate2
+        import faster_whisper
+        from faster_whisper import WhisperModel
+
+        try:
+            self._model = WhisperModel(str(self.model_info.path), device="cpu",
+                                       compute_type=options.compute_type,
+                                       cpu_threads=options.threads, local_files_only=True)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise QAError(f"{self.model_info.path}: cannot load the Whisper model ({exc})") from None
+        self.engine_id = (f"faster-whisper {faster_whisper.__version__} (ctranslate2 "
+                          f"{ctranslate2.__version__}) {self.model_info.label} "
+                          f"{options.compute_type} beam {options.beam_size}")
+
+    def _decode(self, samples: np.ndarray) -> list[RecognisedSegment]:
+        opts = self.options
+        found, _info = self._model.transcribe(
+            samples, language=None if opts.language == "auto" else opts.language,
+            beam_size=opts.beam_size, temperature=0.0, condition_on_previous_text=False,
+            vad_filter=True, vad_parameters={"speech_pad_ms": opts.speech_pad_ms},
+            word_timestamps=True, initial_prompt=None)
+        return [RecognisedSegment(seg.start, seg.end, seg.text, seg.avg_logprob,
+                                  tuple((w.start, w.end, w.word, w.probability)
+                                        for w in seg.words or ()))
+                for seg in found]
 
 
 def _seconds(value: float) -> float:

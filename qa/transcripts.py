@@ -32,13 +32,18 @@ def read_transcript(path: str | Path) -> Transcript:
         raise TranscriptError(str(path), "", "no such file") from None
     except OSError as exc:
         raise TranscriptError(str(path), "", f"cannot read: {exc.strerror}") from None
-    if not raw.strip():
-        raise TranscriptError(str(path), "", "empty file")
+    return parse_transcript_json(decode_transcript_bytes(raw, str(path)), str(path))
+
+
+def decode_transcript_bytes(body: bytes, source: str) -> str:
+    """The text of a transcript file's bytes; raises TranscriptError for an empty file or
+    bytes that are not UTF-8."""
+    if not body.strip():
+        raise TranscriptError(source, "", "empty file")
     try:
-        text = raw.decode("utf-8-sig")
+        return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise TranscriptError(str(path), "", f"not UTF-8 text (byte {exc.start})") from None
-    return parse_transcript_json(text, str(path))
+        raise TranscriptError(source, "", f"not UTF-8 text (byte {exc.start})") from None
 
 
 def transcript_files(path: str | Path) -> list[Path]:

@@ -178,10 +178,9 @@ def _feedback_form(db: Database, call_id: str, score: dict, verdicts: dict,
               "verdict saved")
 
 
-def _note_form(db: Database, call_id: str, score: dict, user: User) -> None:
+def _note_form(db: Database, call_id: str, score: dict, user: User, notes: list[dict]) -> None:
     items = ["", *[i["item_id"] for i in score["items"]]]
-    own_notes = {n["note_id"]: n["note"] for n in store.coaching_notes(db, call_id=call_id)
-                 if n["author"] == user.name}
+    own_notes = {n["note_id"]: n["note"] for n in notes if n["author"] == user.name}
     with st.form(f"note_{call_id}", clear_on_submit=True):
         st.markdown("**Coaching note**")
         replaces = None
@@ -215,7 +214,7 @@ def _dispute_form(db: Database, call_id: str, score: dict, user: User) -> None:
                                           role=user.role), "dispute raised")
 
 
-def _trail(db: Database, call_id: str, user: User) -> None:
+def _trail(db: Database, call_id: str, user: User, notes: list[dict]) -> None:
     st.subheader("Audit trail")
     reviews = store.reviews_for_call(db, call_id, purpose="review")
     if reviews:
@@ -224,7 +223,6 @@ def _trail(db: Database, call_id: str, user: User) -> None:
         st.table([{k: "" if r[k] is None else r[k] for k in columns} for r in reviews])
     else:
         st.caption("No reviews yet.")
-    notes = store.coaching_notes(db, call_id=call_id)
     for n in notes:
         st.info(f"📝 {n['author']} · {n['category'] or 'note'}"
                 + (f" · {n['item_id']}" if n["item_id"] else "") + f": {n['note']}"
@@ -281,6 +279,7 @@ def render(user: User) -> None:
     score = call["scores"][0]
     reviewed = store.reviewed_score(db, call_id)
     verdicts = store.finding_verdicts(db, call_id)
+    notes = store.coaching_notes(db, call_id=call_id)  # the note form and the trail
     _header(call, score, reviewed)
     _others_since_opened(db, call_id, user)
     left, right = st.columns([3, 2])
@@ -294,7 +293,7 @@ def render(user: User) -> None:
         if user.can("feedback"):
             _feedback_form(db, call_id, score, verdicts, user)
         if user.can("coach"):
-            _note_form(db, call_id, score, user)
+            _note_form(db, call_id, score, user, notes)
         if user.can("dispute"):
             _dispute_form(db, call_id, score, user)
-    _trail(db, call_id, user)
+    _trail(db, call_id, user, notes)

@@ -153,7 +153,7 @@ class CallContext:
         scanned at the first question)."""
         scanned = self._scanned
         if not scanned and self.scan is not None:
-            scanned.extend(self.scan.scan_call([s.match for s in self.segments]))
+            scanned.extend(self.scan.scan_call_kept([s.match for s in self.segments]))
         return scanned
 
     def pattern_segments(self, pattern: re.Pattern[str], on_pinyin: bool = False

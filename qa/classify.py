@@ -251,6 +251,9 @@ class SegmentModel:
     pipeline: Pipeline
     card: dict[str, Any] = field(default_factory=dict)
     _scorer: LinearTextScorer | None = field(default=None, init=False, repr=False)
+    _known: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+
+    KNOWN_TEXTS = 50_000  # probabilities kept (about 10 MB at most)
 
     @property
     def language(self) -> str:
@@ -268,7 +271,17 @@ class SegmentModel:
         if self._scorer is None:
             self._scorer = LinearTextScorer(self.pipeline)
         forms = texts if normalised else [normalise_for_model(t) for t in texts]
-        return self._scorer.probabilities(forms)
+        # Agents say the same scripted lines call after call: a text's probability is
+        # worked out once and kept (exactly the number scoring it again would give; see
+        # LinearTextScorer.probabilities), up to a bound, then the memory starts afresh.
+        known = self._known
+        new = list(dict.fromkeys(t for t in forms if t not in known))
+        if new and len(known) + len(new) > self.KNOWN_TEXTS:
+            known.clear()
+            new = list(dict.fromkeys(forms))
+        if new:
+            known.update(zip(new, self._scorer.probabilities(new)))
+        return [known[t] for t in forms]
 
     def pipeline_probabilities(self, texts: Sequence[str]) -> list[float]:
         """The same as `probabilities`, through scikit-learn's predict_proba."""

@@ -185,12 +185,16 @@ class PhraseMatcher:
         return [h for h in hits if not _mostly_inside(h, allowed)]
 
 
+KEPT_SCANS = 50_000  # texts whose shared-scan hits are kept (see SharedScan.scan_call_kept)
+
+
 class SharedScan:
     """The phrases of many matchers in one automaton per key form, so a segment is
     scanned once for a whole rubric; `scan` hands each matcher its share of the hits."""
 
     def __init__(self, matchers: Sequence[PhraseMatcher]):
         self.slots = {id(m): n for n, m in enumerate(matchers)}
+        self._known: dict[str, dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]] = {}
         self._matchers = list(matchers)  # keeps the ids valid
         self._automatons = []
         for form in ("exact", "pinyin", "loose"):
@@ -233,6 +237,21 @@ class SharedScan:
                 for slot, indices in owners:
                     hits.setdefault(slot, []).append((form, end - length, end, indices, check_boundary))
         return out
+
+    def scan_call_kept(self, forms: Sequence[MatchText]
+                       ) -> list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]]:
+        """`scan_call`, with the hits of each text kept across calls (a text's keys are a
+        function of its match form): only texts not seen before are scanned, in one pass.
+        The hits are shared between calls: read them, do not change them."""
+        texts = [f.text for f in forms]
+        new = list(dict.fromkeys(t for t in texts if t not in self._known))
+        if new and len(self._known) + len(new) > KEPT_SCANS:
+            self._known.clear()
+            new = list(dict.fromkeys(texts))
+        if new:
+            first = {t: f for f, t in zip(forms, texts)}
+            self._known.update(zip(new, self.scan_call([first[t] for t in new])))
+        return [self._known[t] for t in texts]
 
     def scan(self, m: MatchText) -> dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]:
         """Per matcher slot, its raw hits in `m` (see PhraseMatcher.raw_hits)."""

@@ -54,11 +54,36 @@ def to_display(text: str) -> str:
 _SPACE_NOT_NEWLINE_RE = re.compile(r"[^\S\n]+")
 
 
+# Texts already normalised, kept across calls: agents say the same scripted lines (and
+# customers the same short answers) call after call. Each memory starts afresh when full.
+KEPT_TEXTS = 50_000
+_DISPLAYS: dict[str, str] = {}
+_MATCH_FORMS: dict[str, "MatchText"] = {}
+
+
+def _kept(memory: dict, texts: Sequence[str], work) -> list:
+    """`work(texts)` through `memory`: only the distinct texts not in it are worked out
+    (in one call of `work`, in their order) and kept."""
+    new = list(dict.fromkeys(t for t in texts if t not in memory))
+    if new and len(memory) + len(new) > KEPT_TEXTS:
+        memory.clear()
+        new = list(dict.fromkeys(texts))
+    if new:
+        memory.update(zip(new, work(new)))
+    return [memory[t] for t in texts]
+
+
 def to_display_many(texts: Sequence[str]) -> list[str]:
     """`to_display` of each text, with OpenCC run once over all of them joined by line
-    breaks (a call's segments: one conversion instead of forty). Line breaks inside a
-    text are white space to `to_display` anyway, so they become spaces first. (NFKC stays
-    per text: its quick check passes most texts untouched, which a joined text loses.)"""
+    breaks (a call's segments: one conversion instead of forty); texts seen before are
+    not converted again."""
+    return _kept(_DISPLAYS, texts, _to_display_joined)
+
+
+def _to_display_joined(texts: Sequence[str]) -> list[str]:
+    """Line breaks inside a text are white space to `to_display` anyway, so they become
+    spaces first. (NFKC stays per text: its quick check passes most texts untouched,
+    which a joined text loses.)"""
     folded = "\n".join(unicodedata.normalize("NFKC", t).replace("\n", " ") for t in texts)
     parts = _SPACE_NOT_NEWLINE_RE.sub(" ", to_simplified(folded)).split("\n")
     if len(parts) != len(texts):  # the conversion made or removed a line break
@@ -253,8 +278,13 @@ def _has_words(display: str) -> bool:
 
 
 def match_texts(displays: Sequence[str]) -> list[MatchText]:
-    """`match_text` of each display text. Those without Latin words (most of a Chinese
-    call) are reduced and keyed in one pass over all of them joined by line breaks."""
+    """`match_text` of each display text (the same immutable MatchText for a text seen
+    before). Those without Latin words (most of a Chinese call) are reduced and keyed in
+    one pass over all of them joined by line breaks."""
+    return _kept(_MATCH_FORMS, displays, _match_texts_joined)
+
+
+def _match_texts_joined(displays: Sequence[str]) -> list[MatchText]:
     joined = "\n".join(displays)
     if joined.count("\n") == len(displays) - 1 and not _has_words(joined):
         joinable, plain = [True] * len(displays), displays  # the usual Chinese call

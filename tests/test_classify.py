@@ -48,3 +48,26 @@ def test_batch_scoring_handles_texts_it_cannot_cut_directly(zh_model):
              ("你这个人怎么回事", "", "please hold on 你好", "你们听不懂吗", "I don't know")]
     assert zh_model.probabilities(texts, normalised=True) == pytest.approx(
         zh_model.pipeline_probabilities(texts), abs=1e-9)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_kept_probabilities_are_those_of_scikit_learn(language, monkeypatch):
+    # the shipped model of each language, over every agent segment of the labelled sets,
+    # call-sized batches scored twice (the second time from the probabilities kept), and
+    # again after the memory was cleared for being full
+    model = ModelDirectory()[f"agent_tone_{language}"]
+    texts = agent_texts(language)
+    theirs = model.pipeline_probabilities(texts)
+    for _ in range(2):
+        ours = []
+        for start in range(0, len(texts), 37):
+            ours += model.probabilities(texts[start:start + 37], normalised=True)
+        assert max(abs(a - b) for a, b in zip(ours, theirs)) < 1e-9
+    assert model._known
+    monkeypatch.setattr(model, "KNOWN_TEXTS", 50)
+    model._known.clear()
+    again = []
+    for start in range(0, len(texts), 37):
+        again += model.probabilities(texts[start:start + 37], normalised=True)
+        assert len(model._known) <= 50
+    assert again == ours

@@ -286,6 +286,25 @@ def test_scanning_a_whole_call_at_once_gives_each_segment_its_own_hits():
     assert {(start, end) for _, start, end, _, _ in hits} == {(0, 4)}
 
 
+def test_hits_kept_across_calls_are_those_of_a_fresh_scan(monkeypatch):
+    import qa.matcher
+
+    greeting = matcher("您好", "招商银行", "很高兴为您服务", loose=True)
+    rude = matcher("不知道", "你自己看", "calm down", min_pinyin_chars=4)
+    scan = SharedScan([greeting, rude])
+    calls = [[mt(t) for t in texts] for texts in (
+        ("您好 招商因行 很高兴为你服务", "我不知道", "好的", "我不知道"),
+        ("我不知道", "Please calm down sir", "你自己看 您好", ""),
+        ("好的", "calmdown 不是", "您好 招商因行 很高兴为你服务", "我不知道"))]
+    for call in calls * 2:
+        assert scan.scan_call_kept(call) == scan.scan_call(call)
+    monkeypatch.setattr(qa.matcher, "KEPT_SCANS", 5)  # full: starts afresh
+    scan._known.clear()
+    for call in calls * 2:
+        assert scan.scan_call_kept(call) == scan.scan_call(call)
+        assert len(scan._known) <= 5
+
+
 # --- literal prefilter for regular expressions ------------------------------------------------
 
 def test_required_literals_of_alternations_and_optional_parts():

@@ -392,3 +392,24 @@ def test_a_calls_texts_get_the_match_form_each_would_get_alone():
     alone = [match_text(d) for d in displays]
     assert [(m.display, m.text, m.pinyin, m.loose, m.offsets) for m in together] == \
         [(m.display, m.text, m.pinyin, m.loose, m.offsets) for m in alone]
+
+
+def test_texts_seen_before_get_the_forms_they_got_the_first_time(monkeypatch):
+    import qa.text
+
+    def forms(texts):
+        return [(m.display, m.text, m.pinyin, m.loose, m.offsets)
+                for m in match_texts(to_display_many(texts))]
+
+    fresh = [(m.display, m.text, m.pinyin, m.loose, m.offsets)
+             for m in (match_text(to_display(t)) for t in CALL_TEXTS)]
+    calls = [CALL_TEXTS[:4], CALL_TEXTS[2:], CALL_TEXTS[::-1], CALL_TEXTS + CALL_TEXTS]
+    expected = [fresh[:4], fresh[2:], fresh[::-1], fresh + fresh]
+    for call, want in zip(calls * 2, expected * 2):
+        assert forms(call) == want
+    monkeypatch.setattr(qa.text, "KEPT_TEXTS", 6)  # full: starts afresh
+    monkeypatch.setattr(qa.text, "_DISPLAYS", {})
+    monkeypatch.setattr(qa.text, "_MATCH_FORMS", {})
+    for call, want in zip(calls * 2, expected * 2):
+        assert forms(call) == want
+        assert len(qa.text._MATCH_FORMS) <= max(6, len(set(CALL_TEXTS)))  # or one call's

@@ -1,7 +1,7 @@
 """Instructions per call of scoring, deterministic (run on demand, not a test).
 
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/score.cg \\
-        .venv/bin/python bench/score_callgrind.py [--calls 20] [--no-tone]
+        .venv/bin/python bench/score_callgrind.py [--calls 20] [--no-tone] [--distinct]
 
 Scores bench/score.py's synthetic calls with its padded rubric. Valgrind runs without
 instrumenting until two warm-up calls are done; `callgrind_control -i on` then switches
@@ -36,9 +36,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--no-tone", action="store_true", help="rules only")
+    parser.add_argument("--distinct", action="store_true",
+                        help="segment texts that rarely repeat across calls (see score.py)")
     args = parser.parse_args()
     rng = random.Random(42)
-    calls = [synthetic_call(rng, i, 40) for i in range(args.calls + 1)]
+    calls = [synthetic_call(rng, i, 40, args.distinct) for i in range(args.calls + 1)]
     rubric, _, _ = padded_rubric(500)
     if args.no_tone:
         next(i for i in rubric.items() if i.id == "forbidden_words").checks[0]._tone = None

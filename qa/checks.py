@@ -12,9 +12,7 @@ qa.rubric when the rubric is loaded (`bind`), so matchers are compiled once per 
 
 from __future__ import annotations
 
-import bisect
 import functools
-import itertools
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from rapidfuzz import fuzz, process
 from qa.matcher import (LexiconEntry, PatternPrefilter, PhraseHit, PhraseMatcher, SharedScan,
                         fuzzy_locate, key_pattern)
 from qa.model import Finding, Segment, Transcript
-from qa.text import MatchText, find_pii, match_text, match_texts, to_display
+from qa.text import Kept, MatchText, find_pii, match_text, match_texts, to_display
 
 SpeakerFilter = Literal["agent", "customer", "any"]
 
@@ -156,39 +154,6 @@ class CallContext:
             scanned.extend(self.scan.scan_call_kept([s.match for s in self.segments]))
         return scanned
 
-    def pattern_segments(self, pattern: re.Pattern[str], on_pinyin: bool = False
-                         ) -> frozenset[int] | None:
-        """Indices of the segments in whose match form (or pinyin key) `pattern` matches,
-        from one search of the whole call, or None when that cannot tell (see
-        `_is_context_free`; or a match in the joined text spans two segments). Kept per
-        call."""
-        key = ("pattern segments", id(pattern), on_pinyin)  # (a pattern hashes its code)
-        if key in self.memo:
-            return self.memo[key]
-        found: frozenset[int] | None = None
-        if _is_context_free(pattern.pattern):
-            joined, starts = self.joined(on_pinyin)
-            segments = set()
-            for x in pattern.finditer(joined):
-                first = bisect.bisect_right(starts, x.start()) - 1
-                if first + 1 < len(starts) and x.end() >= starts[first + 1]:
-                    break  # the match runs into the next segment
-                segments.add(first)
-            else:
-                found = frozenset(segments)
-        self.memo[key] = found
-        return found
-
-    def joined(self, on_pinyin: bool = False) -> tuple[str, list[int]]:
-        """The match forms (or pinyin keys) of all segments joined by line breaks, which
-        none of them holds, and where each starts."""
-        key = ("joined", on_pinyin)
-        if key not in self.memo:
-            texts = [s.match.pinyin if on_pinyin else s.match.text for s in self.segments]
-            starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
-            self.memo[key] = ("\n".join(texts), starts)
-        return self.memo[key]
-
     @property
     def language(self) -> str:
         return self.transcript.language
@@ -212,21 +177,6 @@ def prepare(transcript: Transcript, *, organisations: Sequence[Organisation] = (
                      for i, (s, m) in enumerate(zip(transcript.segments, forms)))
     return CallContext(transcript, prepared, transcript.duration, tuple(organisations),
                        tuple(organisation_patterns), voice, dict(predictions or {}), scan)
-
-
-# Syntax whose match depends on characters around the match: anchors, word boundaries,
-# lookarounds. (A `^` that negates a character class is counted too: that only costs a
-# per-segment search.)
-_CONTEXT_SYNTAX_RE = re.compile(r"[$^]|\\[bBAZ]|\(\?<?[=!]")
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_context_free(pattern: str) -> bool:
-    """Whether a pattern matches a text where, and only where, it matches the same
-    characters inside a longer text (no anchors or lookarounds): then a search of a whole
-    call's segments joined by line breaks finds the matches of each segment, unless a
-    match spans a line break."""
-    return _CONTEXT_SYNTAX_RE.search(pattern) is None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -485,6 +435,9 @@ class PhraseSet(BaseModel):
 _RUNTIMES: "weakref.WeakValueDictionary[tuple, PhraseRuntime]" = weakref.WeakValueDictionary()
 
 
+KEPT_FINDS = 50_000  # segment texts whose hits a phrase set keeps (see PhraseRuntime.find)
+
+
 class PhraseRuntime:
     """A bound phrase set: what matches one prepared call. Plain Python (no pydantic) as
     it runs for every segment of every call."""
@@ -512,6 +465,9 @@ class PhraseRuntime:
         self.speaker = speaker
         self.loose = loose
         self.fuzzy = fuzzy
+        # hits per (segment text, the call's filled-in templates), kept across calls
+        self._found: dict[tuple, list[PhraseHit]] = {}
+        self._fuzzy_found: dict[tuple, PhraseHit | None] = {}
 
     def size(self) -> int:
         return (len(self.matcher) + len(self.templates) + len(self.patterns)
@@ -543,56 +499,47 @@ class PhraseRuntime:
                                tuple(ctx.organisations), tuple(ctx.organisation_patterns))
 
     def possible_segments(self, ctx: CallContext) -> frozenset[int] | None:
-        """Indices of the segments that can hold a hit (None: any can): those where the
-        shared scan found one of the phrases or a search of the whole call found one of
-        the patterns (see CallContext.pattern_segments). Templates are filled in per call
-        and may hit anywhere. Kept per call."""
+        """Indices of the segments that can hold a hit (None: any can): for phrases
+        alone, those where the shared scan found one. (Patterns are prefiltered segment
+        by segment, see `text_patterns`, and a segment's hits are kept by its text.)"""
         if self.phrases_only:
             return ctx.segments_with_hits(self.matcher)
-        if self.templates:
-            return None
-        key = ("possible segments", id(self))
-        if key not in ctx.memo:
-            parts = [ctx.segments_with_hits(self.matcher), *self._pattern_segments(ctx)]
-            parts += [ctx.pattern_segments(p, on_pinyin=True) for p, _ in self.key_patterns]
-            ctx.memo[key] = None if None in parts else frozenset().union(*parts)
-        return ctx.memo[key]
+        return None
 
-    def call_patterns(self, ctx: CallContext) -> tuple[
+    def text_patterns(self, text: str) -> tuple[
             tuple[tuple[re.Pattern[str], LexiconEntry], ...],
             tuple[tuple[re.Pattern[str], LexiconEntry], ...]]:
-        """(patterns, lone patterns) that may match in some segment of the call, in
-        their order: each pattern is searched once over the whole call instead of once
-        per segment. Kept per call."""
+        """(patterns, lone patterns) that may match in `text`, in their order: those whose
+        required literals it holds (one scan for all of them)."""
         if not self.all_patterns:
             return (), ()
-        key = ("patterns", id(self))
-        if key not in ctx.memo:
-            found = [pe for pe, segments in zip(self.all_patterns, self._pattern_segments(ctx))
-                     if segments != frozenset()]
-            ctx.memo[key] = (tuple(pe for pe in found if pe in self.patterns),
-                             tuple(pe for pe in found if pe in self.lone_patterns))
-        return ctx.memo[key]
-
-    def _pattern_segments(self, ctx: CallContext) -> list[frozenset[int] | None]:
-        """Per pattern (`all_patterns`), the segments it matches in (None: it may match
-        in any): none when the call lacks every literal the pattern needs (one scan for
-        all patterns), else from one search of the whole call. Kept per call."""
-        key = ("pattern segments", id(self))
-        if key not in ctx.memo:
-            present = self.prefilter.candidates(ctx.joined()[0])
-            ctx.memo[key] = [ctx.pattern_segments(p) if i in present else frozenset()
-                             for i, (p, _) in enumerate(self.all_patterns)]
-        return ctx.memo[key]
+        present = self.prefilter.candidates(text)
+        if not present:
+            return (), ()
+        first = len(self.patterns)
+        return (tuple(pe for i, pe in enumerate(self.patterns) if i in present),
+                tuple(pe for i, pe in enumerate(self.lone_patterns, first) if i in present))
 
     def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
-        """Hits in one prepared segment (speaker and window not applied)."""
+        """Hits in one prepared segment (speaker and window not applied). They depend on
+        the segment's text and the call's filled-in templates only, so they are kept
+        across calls (shared: read them, do not change them)."""
+        key = (ps.match.text, self.resolved_templates(ctx))
+        hits = self._found.get(key)
+        if hits is None:
+            hits = self._find(ctx, ps)
+            if len(self._found) >= KEPT_FINDS:
+                self._found.clear()
+            self._found[key] = hits
+        return hits
+
+    def _find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         m = ps.match
         raw = ctx.raw_hits(self.matcher, ps)
         if raw is not None and not raw and self.phrases_only:
             return []
         hits = self.matcher.find(m, apply_allow=False, raw=raw)
-        patterns, lone_patterns = self.call_patterns(ctx)
+        patterns, lone_patterns = self.text_patterns(m.text)
         if patterns and any(pattern.search(m.text) for pattern, _ in patterns):
             for pattern, entry in patterns:
                 hits += [PhraseHit(entry, x.start(), x.end(), "regex")
@@ -626,6 +573,16 @@ class PhraseRuntime:
         characters: fuzzy matching of shorter ones finds everything), or None."""
         if self.fuzzy is None:
             return None
+        kept = (ps.match.text, self.resolved_templates(ctx)[0])
+        if kept in self._fuzzy_found:
+            return self._fuzzy_found[kept]
+        hit = self._fuzzy_find(ctx, ps)
+        if len(self._fuzzy_found) >= KEPT_FINDS:
+            self._fuzzy_found.clear()
+        self._fuzzy_found[kept] = hit
+        return hit
+
+    def _fuzzy_find(self, ctx: CallContext, ps: PreparedSegment) -> PhraseHit | None:
         key = ("fuzzy", id(self))
         if key not in ctx.memo:
             candidates = [e.phrase for e in self.matcher.entries]
@@ -1338,6 +1295,12 @@ class SecretRequestFinder:
         self.terms, self.ask, self.negation, self.safe, self.window = terms, ask, negation, safe, window
         self.reference = reference
         self.reach = negation_reach
+        self._kept = Kept(self._requests)
+
+    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
+        """`_requests` of a match text, kept across calls (a MatchText is equal to another
+        of the same display text)."""
+        return self._kept(m)
 
     def _cue(self, m: MatchText, lo: int, hi: int, term_start: int, term_end: int) -> tuple[int, int] | None:
         """The span of an ask cue in m.text[lo:hi] that no safe cue or negation cancels."""
@@ -1356,7 +1319,7 @@ class SecretRequestFinder:
             return None
         return ask_at, lo + ask.end()
 
-    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
+    def _requests(self, m: MatchText) -> list[tuple[int, int, str]]:
         """(start, end, secret term) of each request for a secret. The context searched
         for cues is `window` characters either side of the term, within its sentence (a
         request in one sentence and a secret named in the next are unrelated:
@@ -1405,6 +1368,9 @@ def _sentence_ends(m: MatchText) -> list[int]:
     return ends
 
 
+_kept_pii = Kept(find_pii)
+
+
 @check("sensitive", SensitiveParams)
 def sensitive_check(ctx: CallContext, params: SensitiveParams, item_id: str) -> list[Finding]:
     """Fails where the speaker asks for a password, CVV or one-time code aloud, and where
@@ -1417,7 +1383,7 @@ def sensitive_check(ctx: CallContext, params: SensitiveParams, item_id: str) -> 
                 findings.append(_hit_finding(item_id, "sensitive", ps, start, end, False,
                                              f"asks for a secret aloud ({term})"))
         if params.pii_kinds:
-            for span in find_pii(ps.segment.text):
+            for span in _kept_pii(ps.segment.text):
                 if span.kind in params.pii_kinds and span.valid:
                     t = ps.segment.start
                     findings.append(Finding(

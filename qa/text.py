@@ -73,6 +73,26 @@ def _kept(memory: dict, texts: Sequence[str], work) -> list:
     return [memory[t] for t in texts]
 
 
+class Kept:
+    """A pure function of one text whose results are kept across calls (at most
+    KEPT_TEXTS of them, then the memory starts afresh). Results are shared: read them,
+    do not change them."""
+
+    def __init__(self, function):
+        self.function = function
+        self.memory: dict = {}
+        functools.update_wrapper(self, function)
+
+    def __call__(self, text):
+        memory = self.memory
+        if text in memory:
+            return memory[text]
+        if len(memory) >= KEPT_TEXTS:
+            memory.clear()
+        result = memory[text] = self.function(text)
+        return result
+
+
 def to_display_many(texts: Sequence[str]) -> list[str]:
     """`to_display` of each text, with OpenCC run once over all of them joined by line
     breaks (a call's segments: one conversion instead of forty); texts seen before are

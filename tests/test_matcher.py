@@ -357,15 +357,3 @@ def test_prefilter_never_drops_a_pattern_that_matches():
                 assert i in candidates, (pattern.pattern, text)
     assert matched > 20  # the labelled calls do say forbidden things
     assert len(prefilter.candidates("您好请问有什么可以帮您")) < len(patterns) // 4
-
-
-def test_pattern_segments_of_a_call_are_those_it_matches_in():
-    from qa.checks import prepare
-    from tests.conftest import transcript
-
-    ctx = prepare(transcript([("agent", 0, 2, "我都说了好几遍了"), ("customer", 2, 4, "好的"),
-                              ("agent", 4, 6, "跟你说过三次了")]))
-    assert ctx.pattern_segments(re.compile("说(了|过)")) == {0, 2}
-    assert ctx.pattern_segments(re.compile("没有这个")) == frozenset()
-    # a match of the joined call that runs across two segments cannot tell which
-    assert ctx.pattern_segments(re.compile("遍[^说]*好")) is None

@@ -103,7 +103,19 @@ class OpenAIWhisperTranscriber(WhisperPipeline):
         self.engine_id = (f"openai-whisper {whisper.__version__} (torch {torch.__version__}) "
                           f"{self.model_label} float32 beam {options.beam_size}")
 
-    def _decode(self, samples: np.ndarray) -> list[RecognisedSegment]:
+    def _language_probabilities(self, samples: np.ndarray) -> dict[str, float]:
+        import torch
+        import whisper
+
+        if not self._model.is_multilingual:
+            return {"en": 1.0}
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(samples)),
+                                          self._model.dims.n_mels)
+        with torch.no_grad():
+            _tokens, probabilities = self._model.detect_language(mel)
+        return dict(probabilities)
+
+    def _decode(self, samples: np.ndarray, language: str | None) -> list[RecognisedSegment]:
         import whisper
         from faster_whisper.vad import (SpeechTimestampsMap, VadOptions, collect_chunks,
                                         get_speech_timestamps)
@@ -114,7 +126,7 @@ class OpenAIWhisperTranscriber(WhisperPipeline):
             return []
         speech = np.concatenate(collect_chunks(samples, chunks)[0])
         result = whisper.transcribe(
-            self._model, speech, language=None if opts.language == "auto" else opts.language,
+            self._model, speech, language=language,
             beam_size=opts.beam_size, temperature=0.0, condition_on_previous_text=False,
             word_timestamps=True, initial_prompt=None, fp16=False, verbose=None)
         times = SpeechTimestampsMap(chunks, SAMPLE_RATE)

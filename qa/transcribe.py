@@ -35,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.audio import DecodedAudio, VadSettings, decode, file_sha256, speech_intervals, voice_activity
+from qa.audio import SAMPLE_RATE, DecodedAudio, VadSettings, decode, file_sha256, speech_intervals, voice_activity
 from qa.checks import Interval, VoiceActivity
 from qa.errors import AudioError, QAError
 from qa.model import Call, Segment, Transcript, Word
@@ -73,6 +73,11 @@ class TranscribeOptions:
     # Audio kept around the recogniser's own speech cuts: 800 ms keeps a short first word
     # (the 好 that opens a sentence) that 400 ms clipped on the labelled clips.
     speech_pad_ms: int = 800
+    # With language auto: "call" asks Whisper once per call, from up to 30 s of the speech
+    # of the channel that speaks most, and recognises every window in that language (one
+    # encoder pass per call); "window" lets the engine detect it again for every window
+    # and repair pass (an extra encoder pass each; the earlier behaviour, kept to measure).
+    language_detection: str = "call"
     vad: VadSettings = field(default_factory=VadSettings)
 
     def __post_init__(self) -> None:
@@ -85,6 +90,9 @@ class TranscribeOptions:
         if self.compute_type not in COMPUTE_TYPES:
             raise QAError(f"unknown compute type {self.compute_type!r} "
                           f"(expected one of {', '.join(COMPUTE_TYPES)})")
+        if self.language_detection not in ("call", "window"):
+            raise QAError(f"language detection must be call or window, not "
+                          f"{self.language_detection!r}")
         if self.beam_size < 1:
             raise QAError("beam size must be at least 1")
         if self.workers < 1 or self.threads < 0 or self.batch_size < 0:
@@ -214,16 +222,44 @@ class RecognisedSegment:
 class WhisperPipeline:
     """What both engines share: decoding, voice activity, windows cut at pauses, the
     repair passes, roles and the transcript. An engine supplies `engine_id` and
-    `_decode(samples)`, which recognises one window of 16 kHz float samples, dropping
+    `_decode(samples, language)`, which recognises one window of 16 kHz float samples, dropping
     the stretches the recogniser's own VAD finds silent (speech padded by
-    `speech_pad_ms`), and returns segments timed from the window's start."""
+    `speech_pad_ms`), in the language given (None: the engine detects it), and returns
+    segments timed from the window's start; and `_language_probabilities(samples)`."""
 
     options: TranscribeOptions
     engine_id: str
     model_label: str
 
-    def _decode(self, samples: np.ndarray) -> list[RecognisedSegment]:
+    def _decode(self, samples: np.ndarray, language: str | None) -> list[RecognisedSegment]:
         raise NotImplementedError
+
+    def _language_probabilities(self, samples: np.ndarray) -> dict[str, float]:
+        """Whisper's probability of each language code for up to 30 s of 16 kHz speech."""
+        raise NotImplementedError
+
+    def _call_language(self, audio: DecodedAudio,
+                       intervals: list[tuple[Interval, ...]]) -> str | None:
+        """The language every window is recognised in: the one asked for; with auto and
+        `language_detection="call"`, the likelier of zh and en (the languages callqa
+        checks) in Whisper's reading of the first 30 s of speech of the channel that
+        speaks most; None (the engine detects per window) with `"window"`."""
+        if self.options.language != "auto":
+            return self.options.language
+        if self.options.language_detection == "window":
+            return None
+        channel = max(range(len(intervals)),
+                      key=lambda ch: sum(iv.end - iv.start for iv in intervals[ch]))
+        pieces, total = [], 0.0
+        for iv in intervals[channel]:
+            if total >= 30.0:
+                break
+            pieces.append(audio.window(channel, iv.start, min(iv.end, iv.start + 30.0 - total)))
+            total += pieces[-1].size / SAMPLE_RATE
+        if not pieces:
+            return None
+        probabilities = self._language_probabilities(np.concatenate(pieces))
+        return max(("zh", "en"), key=lambda code: probabilities.get(code, 0.0))
 
     def _workers(self) -> int:
         """How many channels this engine recognises at once."""
@@ -238,10 +274,11 @@ class WhisperPipeline:
         with ThreadPoolExecutor(max_workers=self._workers()) as pool:
             intervals = list(pool.map(
                 lambda ch: speech_intervals(audio, ch, self.options.vad), channels))
+            language = self._call_language(audio, intervals)
             recognised = pool.map(lambda ch: self._recognise(
                 audio, ch, intervals[ch],
-                ("agent" if ch == agent_index else "customer") if stereo else "unknown"),
-                channels)
+                ("agent" if ch == agent_index else "customer") if stereo else "unknown",
+                language), channels)
             segments = [s for channel_segments in recognised for s in channel_segments]
         if not segments:
             raise AudioError(str(path), "", f"no speech recognised in {audio.duration:.1f} s "
@@ -272,10 +309,11 @@ class WhisperPipeline:
                        duration_s=call.duration_s or round(audio.duration, 3))
 
     def _recognise(self, audio: DecodedAudio, channel: int, intervals: tuple[Interval, ...],
-                   speaker: str) -> list[Segment]:
+                   speaker: str, language: str | None) -> list[Segment]:
         recognised: list[Segment] = []
         for start, end in recognition_windows(intervals, audio.duration, self.options.window_s):
-            recognised.extend(self._recognise_window(audio, channel, start, end, speaker))
+            recognised.extend(self._recognise_window(audio, channel, start, end, speaker,
+                                                     language))
         # Whisper sometimes skips a sentence of the speech it is given; the segment after
         # it then has its words aligned back across the pause. Such segments are dropped,
         # and speech the VAD heard that no remaining segment covers is recognised again on
@@ -283,15 +321,16 @@ class WhisperPipeline:
         recognised = [s for s in recognised if not spans_a_pause(s.start, s.end, intervals)]
         for iv in missed_speech(intervals, [(s.start, s.end) for s in recognised]):
             recognised.extend(self._recognise_window(audio, channel, max(0.0, iv.start - 0.3),
-                                                     min(audio.duration, iv.end + 0.3), speaker))
+                                                     min(audio.duration, iv.end + 0.3), speaker,
+                                                     language))
         recognised.sort(key=lambda s: s.start)
         fitted = align_to_speech([(s.start, s.end) for s in recognised], intervals)
         return [replace(s, start=a, end=max(a, b)) for s, (a, b) in zip(recognised, fitted)]
 
     def _recognise_window(self, audio: DecodedAudio, channel: int, start: float, end: float,
-                          speaker: str) -> list[Segment]:
+                          speaker: str, language: str | None) -> list[Segment]:
         segments = []
-        for seg in self._decode(audio.window(channel, start, end)):
+        for seg in self._decode(audio.window(channel, start, end), language):
             raw = seg.text.strip()
             if not raw:
                 continue
@@ -333,9 +372,14 @@ class FasterWhisperTranscriber(WhisperPipeline):
     def _workers(self) -> int:
         return self.options.workers
 
-    def _decode(self, samples: np.ndarray) -> list[RecognisedSegment]:
+    def _language_probabilities(self, samples: np.ndarray) -> dict[str, float]:
+        if not self._model.model.is_multilingual:
+            return {"en": 1.0}
+        _language, _probability, probabilities = self._model.detect_language(audio=samples)
+        return dict(probabilities)
+
+    def _decode(self, samples: np.ndarray, language: str | None) -> list[RecognisedSegment]:
         opts = self.options
-        language = None if opts.language == "auto" else opts.language
         if opts.batch_size:
             from faster_whisper import BatchedInferencePipeline
 

@@ -219,10 +219,11 @@ class FoldWordVectors(WordVectorFeatures):
         return self.allowed_
 
 
-def vector_pipeline(c=0.2, weight=0.5, cues=0.5) -> Pipeline:
+def vector_pipeline(c=0.2, weight=0.5, cues=0.5, weighting="mean") -> Pipeline:
     """The task pipeline with a word-vector block (FoldWordVectors) at `weight`."""
     features = text_features(cues=cues)
-    features.transformer_list.append(("vectors", FoldWordVectors(analyzer=word_tokens)))
+    features.transformer_list.append(("vectors", FoldWordVectors(analyzer=word_tokens,
+                                                                 weighting=weighting)))
     features.transformer_weights = dict(features.transformer_weights or {}, vectors=weight)
     return Pipeline([("features", features), ("model", SoftmaxCalibratedSVM(C=c))])
 
@@ -234,7 +235,7 @@ def variants() -> dict:
         "task_c0.2": lambda: task_pipeline(0.2, task=TASKS["customer_emotion"]),
         "task_c0.5": lambda: task_pipeline(0.5, task=TASKS["customer_emotion"]),
         "task_c1": lambda: task_pipeline(1.0, task=TASKS["customer_emotion"]),
-        # the shipped pipeline without its word vectors (the model shipped before them)
+        # the shipped pipeline (no word vectors), beside the vector variants
         "novectors_c0.2": lambda: task_pipeline(0.2, task=replace(TASKS["customer_emotion"], vectors=0.0)),
         "svm_c0.1": lambda: svm(0.1),
         "svm_c1": lambda: svm(1.0),
@@ -249,6 +250,7 @@ def variants() -> dict:
     for c in (0.1, 0.2, 0.3):
         for w in (0.3, 0.5, 0.7, 1.0):
             out[f"vectors_c{c}_w{w}"] = (lambda c=c, w=w: lambda: vector_pipeline(c, w))()
+            out[f"vectors_idf_c{c}_w{w}"] = (lambda c=c, w=w: lambda: vector_pipeline(c, w, weighting="idf"))()
     out["svm_c0.1_cues"] = lambda: svm(0.1, cues=True)
     out["svm_c0.1_pol1"] = lambda: with_polarity(svm(0.1), 1.0)
     out["svm_c0.1_pol0.3"] = lambda: with_polarity(svm(0.1), 0.3)

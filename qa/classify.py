@@ -304,8 +304,6 @@ def train_segment_model(name: str, texts: Sequence[str], labels: Sequence[int],
 # The weight of customer_emotion's cue block, chosen by cross-validation on its training
 # set (docs/emotion_variants.md).
 CUE_WEIGHT = 0.5
-# The weight of its word-vector block (qa.word_vectors), chosen the same way.
-VECTOR_WEIGHT = 0.5
 
 Side = Literal["customer", "agent", "call"]
 
@@ -321,7 +319,7 @@ class Task:
     (emotion_cues) beside the words and characters (each block l2-normalised); 0: none.
     `calibration`: "sigmoid" (one per label) or "softmax" (SoftmaxCalibratedSVM).
     `vectors`: the weight of the mean-pooled static word vectors (qa.word_vectors) beside
-    them; 0: none."""
+    them; 0: none (no shipped task uses them: docs/emotion_variants.md, round 3)."""
 
     name: str
     labels: tuple[str, ...]
@@ -342,7 +340,6 @@ TASKS: dict[str, Task] = {
     "customer_emotion": Task(
         "customer_emotion", ("angry", "happy", "neutral", "sad", "surprise", "fear"),
         "customer", per_turn=True, cues=CUE_WEIGHT, calibration="softmax",
-        vectors=VECTOR_WEIGHT,
         description="The emotion of each customer turn, rolled up per call (share of "
                     "angry turns, the peak, the trend over the call)."),
     "call_reason": Task(

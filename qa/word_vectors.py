@@ -1,5 +1,7 @@
-"""Static Chinese word vectors for the customer_emotion model: mean-pooled word vectors
-of a text as a dense feature block beside its TF-IDF blocks.
+"""Static Chinese word vectors for task models: mean-pooled word vectors of a text as a
+dense feature block beside its TF-IDF blocks (Task.vectors). Tried for customer_emotion
+and not shipped: +0.007 cross-validated macro-F1, inside the noise
+(docs/emotion_variants.md, round 3).
 
 The table (`qa/data/word_vectors_zh.npz`) was distilled from the sentence encoder
 multilingual-e5-small (MIT licence) by scripts/distil_word_vectors.py, the way model2vec
@@ -10,6 +12,8 @@ flagged `general`) and the words of the customer_emotion training set. The encod
 only to make the table; predicting needs numpy alone and costs one dictionary look-up a
 word. What it adds over the TF-IDF blocks is knowledge of words the 2,000 training posts
 do not have: an unseen word lands near the seen words the encoder finds similar.
+(Encoding whole turns with the encoder helps far more, but costs about 65 ms of CPU a
+turn, thousands of times the classifiers' prediction budget.)
 """
 
 from __future__ import annotations
@@ -68,12 +72,15 @@ def word_vector_table(name: str = TABLE) -> WordVectorTable:
 class WordVectorFeatures(TransformerMixin, BaseEstimator):
     """The mean of the table's vectors of a text's words (`analyzer`, words of two
     characters or more), minus the training texts' mean, l2-normalised; a text with no
-    known word gets zeros. `table` names the packaged table; its sha256 is kept at fit and
+    known word gets zeros. `weighting` "idf": each word's vector weighted by its inverse
+    document frequency in the fitted texts. `table` names the packaged table; its sha256 is kept at fit and
     checked at transform, so a model is never fed vectors from another table."""
 
-    def __init__(self, analyzer: Callable[[str], list[str]] | None = None, table: str = TABLE):
+    def __init__(self, analyzer: Callable[[str], list[str]] | None = None, table: str = TABLE,
+                 weighting: str = "mean"):
         self.analyzer = analyzer
         self.table = table
+        self.weighting = weighting
 
     def _table(self) -> WordVectorTable:
         return word_vector_table(self.table)
@@ -99,12 +106,21 @@ class WordVectorFeatures(TransformerMixin, BaseEstimator):
                     columns.append(j)
         counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)),
                                shape=(len(texts), len(table.words)))
+        if self.weighting == "idf":
+            counts = sp.csr_matrix(counts.multiply(self._idf(counts)[None, :]))
         found = np.asarray(counts.sum(axis=1)).ravel()
         summed = counts @ table.vectors
         return summed / np.maximum(found, 1.0)[:, None]
 
+    def _idf(self, counts) -> np.ndarray:
+        if getattr(self, "idf_", None) is None:  # fitting: from these texts' counts
+            df = np.asarray((counts > 0).sum(axis=0)).ravel()
+            self.idf_ = np.log((1 + counts.shape[0]) / (1 + df)).astype(np.float32) + 1
+        return self.idf_
+
     def fit(self, X, y=None):
         table = self._table()
+        self.idf_ = None
         self.table_sha256_ = table.sha256
         self.n_features_out_ = table.vectors.shape[1]
         pooled = self.pooled(list(X))

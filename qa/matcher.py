@@ -21,7 +21,7 @@ from typing import Iterable, Literal, Sequence
 import ahocorasick
 from rapidfuzz import fuzz
 
-from qa.text import MatchText, _char_keys, _is_cjk, match_text, to_display
+from qa.text import MatchText, _char_keys, _is_cjk, kept_many, match_text, to_display
 
 MatchForm = Literal["exact", "pinyin", "loose", "fuzzy", "regex"]
 
@@ -243,15 +243,9 @@ class SharedScan:
         """`scan_call`, with the hits of each text kept across calls (a text's keys are a
         function of its match form): only texts not seen before are scanned, in one pass.
         The hits are shared between calls: read them, do not change them."""
-        texts = [f.text for f in forms]
-        new = list(dict.fromkeys(t for t in texts if t not in self._known))
-        if new and len(self._known) + len(new) > KEPT_SCANS:
-            self._known.clear()
-            new = list(dict.fromkeys(texts))
-        if new:
-            first = {t: f for f, t in zip(forms, texts)}
-            self._known.update(zip(new, self.scan_call([first[t] for t in new])))
-        return [self._known[t] for t in texts]
+        first = {f.text: f for f in forms}
+        return kept_many(self._known, [f.text for f in forms],
+                         lambda new: self.scan_call([first[t] for t in new]), KEPT_SCANS)
 
     def scan(self, m: MatchText) -> dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]:
         """Per matcher slot, its raw hits in `m` (see PhraseMatcher.raw_hits)."""

@@ -61,16 +61,26 @@ _DISPLAYS: dict[str, str] = {}
 _MATCH_FORMS: dict[str, "MatchText"] = {}
 
 
-def _kept(memory: dict, texts: Sequence[str], work) -> list:
-    """`work(texts)` through `memory`: only the distinct texts not in it are worked out
-    (in one call of `work`, in their order) and kept."""
-    new = list(dict.fromkeys(t for t in texts if t not in memory))
-    if new and len(memory) + len(new) > KEPT_TEXTS:
+def kept_many(memory: dict, keys: Sequence, work, limit: int) -> list:
+    """`work(keys)` through `memory`: only the distinct keys not in it are worked out
+    (in one call of `work`, in their order) and kept; a memory that would hold more than
+    `limit` keys starts afresh."""
+    new = list(dict.fromkeys(k for k in keys if k not in memory))
+    if new and len(memory) + len(new) > limit:
         memory.clear()
-        new = list(dict.fromkeys(texts))
+        new = list(dict.fromkeys(keys))
     if new:
         memory.update(zip(new, work(new)))
-    return [memory[t] for t in texts]
+    return [memory[k] for k in keys]
+
+
+def keep(memory: dict, key, value, limit: int):
+    """Store `value` under `key` in a memory of at most `limit` keys (a full memory starts
+    afresh), and return it. The caller looks the key up first."""
+    if len(memory) >= limit:
+        memory.clear()
+    memory[key] = value
+    return value
 
 
 class Kept:
@@ -87,17 +97,14 @@ class Kept:
         memory = self.memory
         if text in memory:
             return memory[text]
-        if len(memory) >= KEPT_TEXTS:
-            memory.clear()
-        result = memory[text] = self.function(text)
-        return result
+        return keep(memory, text, self.function(text), KEPT_TEXTS)
 
 
 def to_display_many(texts: Sequence[str]) -> list[str]:
     """`to_display` of each text, with OpenCC run once over all of them joined by line
     breaks (a call's segments: one conversion instead of forty); texts seen before are
     not converted again."""
-    return _kept(_DISPLAYS, texts, _to_display_joined)
+    return kept_many(_DISPLAYS, texts, _to_display_joined, KEPT_TEXTS)
 
 
 def _to_display_joined(texts: Sequence[str]) -> list[str]:
@@ -301,7 +308,7 @@ def match_texts(displays: Sequence[str]) -> list[MatchText]:
     """`match_text` of each display text (the same immutable MatchText for a text seen
     before). Those without Latin words (most of a Chinese call) are reduced and keyed in
     one pass over all of them joined by line breaks."""
-    return _kept(_MATCH_FORMS, displays, _match_texts_joined)
+    return kept_many(_MATCH_FORMS, displays, _match_texts_joined, KEPT_TEXTS)
 
 
 def _match_texts_joined(displays: Sequence[str]) -> list[MatchText]:

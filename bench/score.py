@@ -162,8 +162,8 @@ def main() -> None:
     naive_found = {(i, j) for i, text in enumerate(texts) for j, p in enumerate(phrases) if p in text}
     ac_found = {(i, j) for i, m in enumerate(forms) for _, _, _, indices, _ in matcher.raw_hits(m)
                 for j in indices}
-    scanned = [segment.get(0, []) for call in per_call for segment in scan.scan_call(call)]
-    if (ac_found != naive_found or [matcher.raw_hits(m) for m in forms] != scanned
+    scanned = [segment.get(0, ()) for call in per_call for segment in scan.scan_call(call)]
+    if (ac_found != naive_found or [tuple(matcher.raw_hits(m)) for m in forms] != scanned
             or len(set(hits.values())) != 1):
         raise SystemExit(f"the stages disagree: {hits}")
     best = {name: min(t) for name, t in times.items()}

@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from qa.matcher import (LexiconEntry, PatternPrefilter, PhraseHit, PhraseMatcher, SharedScan,
                         fuzzy_locate, key_pattern)
 from qa.model import Finding, Segment, Transcript
-from qa.text import Kept, MatchText, find_pii, keep, match_text, match_texts, to_display
+from qa.text import Kept, MatchText, PiiSpan, find_pii, keep, match_text, match_texts, to_display
 
 SpeakerFilter = Literal["agent", "customer", "any"]
 
@@ -131,9 +131,9 @@ class CallContext:
             return None
         return self._shared_hits()[ps.index].get(slot, ())
 
-    def segments_with_hits(self, matcher: PhraseMatcher) -> frozenset[int] | None:
-        """Indices of the segments in which the shared scan found a phrase of `matcher`,
-        or None when the matcher is not in it."""
+    def segments_with_hits(self, matcher: PhraseMatcher | PatternPrefilter) -> frozenset[int] | None:
+        """Indices of the segments in which the shared scan found a phrase of `matcher`
+        (or a required literal of a prefilter's patterns), or None when it is not in it."""
         slot = self.scan.slots.get(id(matcher)) if self.scan is not None else None
         if slot is None:
             return None
@@ -145,6 +145,17 @@ class CallContext:
                     found.setdefault(hit_slot, set()).add(i)
             by_slot = self.memo["segments with hits"] = {k: frozenset(v) for k, v in found.items()}
         return by_slot.get(slot, frozenset())
+
+    def pattern_candidates(self, prefilter: PatternPrefilter, ps: PreparedSegment) -> frozenset[int]:
+        """`prefilter.candidates(ps.match.text)`, from the literals the shared scan found
+        in the segment when the prefilter is in it."""
+        slot = self.scan.slots.get(id(prefilter)) if self.scan is not None else None
+        if slot is None:
+            return prefilter.candidates(ps.match.text)
+        hits = self._shared_hits()[ps.index].get(slot)
+        if not hits:
+            return frozenset(prefilter.always)
+        return frozenset(prefilter.always).union(*(hit[3] for hit in hits))
 
     def _shared_hits(self) -> list[Any]:
         """Per segment, the shared scan's raw hits by matcher slot (the whole call is
@@ -499,35 +510,45 @@ class PhraseRuntime:
                                tuple(ctx.organisations), tuple(ctx.organisation_patterns))
 
     def possible_segments(self, ctx: CallContext) -> frozenset[int] | None:
-        """Indices of the segments that can hold a hit (None: any can): for phrases
-        alone, those where the shared scan found one. (Patterns are prefiltered segment
-        by segment, see `text_patterns`, and a segment's hits are kept by its text.)"""
+        """Indices of the segments that can hold a hit (None: any can): those where the
+        shared scan found one of the phrases or a literal that one of the patterns needs,
+        unless there are templates, patterns on the pinyin key or patterns without a
+        required literal."""
         if self.phrases_only:
             return ctx.segments_with_hits(self.matcher)
-        return None
+        if self.templates or self.key_patterns or self.prefilter.always:
+            return None
+        phrases = ctx.segments_with_hits(self.matcher)
+        literals = ctx.segments_with_hits(self.prefilter)
+        if phrases is None or literals is None:
+            return None
+        return phrases | literals
 
-    def text_patterns(self, text: str) -> tuple[
+    def segment_patterns(self, ctx: CallContext, ps: PreparedSegment) -> tuple[
             tuple[tuple[re.Pattern[str], LexiconEntry], ...],
             tuple[tuple[re.Pattern[str], LexiconEntry], ...]]:
-        """(patterns, lone patterns) that may match in `text`, in their order: those whose
-        required literals it holds (one scan for all of them)."""
+        """(patterns, lone patterns) that may match in the segment, in their order: those
+        whose required literals it holds (see CallContext.pattern_candidates)."""
         if not self.all_patterns:
             return (), ()
-        present = self.prefilter.candidates(text)
+        present = ctx.pattern_candidates(self.prefilter, ps)
         if not present:
             return (), ()
         first = len(self.patterns)
-        return (tuple(pe for i, pe in enumerate(self.patterns) if i in present),
-                tuple(pe for i, pe in enumerate(self.lone_patterns, first) if i in present))
+        chosen = sorted(present)
+        return (tuple(self.all_patterns[i] for i in chosen if i < first),
+                tuple(self.all_patterns[i] for i in chosen if i >= first))
 
-    def find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
+    def find(self, ctx: CallContext, ps: PreparedSegment) -> tuple[PhraseHit, ...]:
         """Hits in one prepared segment (speaker and window not applied). They depend on
         the segment's text and the call's filled-in templates only, so they are kept
-        across calls (shared: read them, do not change them)."""
+        across calls, as tuples (no hits: the empty tuple, which the garbage collector
+        never has to look at, where tens of thousands of kept empty lists slowed every
+        full collection)."""
         key = (ps.match.text, self.resolved_templates(ctx))
         hits = self._found.get(key)
         if hits is None:
-            hits = keep(self._found, key, self._find(ctx, ps), KEPT_FINDS)
+            hits = keep(self._found, key, tuple(self._find(ctx, ps)), KEPT_FINDS)
         return hits
 
     def _find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
@@ -536,7 +557,7 @@ class PhraseRuntime:
         if raw is not None and not raw and self.phrases_only:
             return []
         hits = self.matcher.find(m, apply_allow=False, raw=raw)
-        patterns, lone_patterns = self.text_patterns(m.text)
+        patterns, lone_patterns = self.segment_patterns(ctx, ps)
         if patterns and any(pattern.search(m.text) for pattern, _ in patterns):
             for pattern, entry in patterns:
                 hits += [PhraseHit(entry, x.start(), x.end(), "regex")
@@ -1290,7 +1311,7 @@ class SecretRequestFinder:
         self.reach = negation_reach
         self._kept = Kept(self._requests)
 
-    def requests(self, m: MatchText) -> list[tuple[int, int, str]]:
+    def requests(self, m: MatchText) -> tuple[tuple[int, int, str], ...]:
         """`_requests` of a match text, kept across calls (a MatchText is equal to another
         of the same display text)."""
         return self._kept(m)
@@ -1312,13 +1333,13 @@ class SecretRequestFinder:
             return None
         return ask_at, lo + ask.end()
 
-    def _requests(self, m: MatchText) -> list[tuple[int, int, str]]:
+    def _requests(self, m: MatchText) -> tuple[tuple[int, int, str], ...]:
         """(start, end, secret term) of each request for a secret. The context searched
         for cues is `window` characters either side of the term, within its sentence (a
         request in one sentence and a secret named in the next are unrelated:
         重置密码前需要核实您的身份。请您提供…)."""
         if self.ask is None:
-            return []
+            return ()
         out = []
         w = self.window
         ends: list[int] | None = None
@@ -1342,7 +1363,7 @@ class SecretRequestFinder:
                     continue
                 out.append((min(x.start(), cue[0]), max(x.end(), cue[1]),
                             m.text[x.start():x.end()]))
-        return sorted(set(out))
+        return tuple(sorted(set(out)))  # kept: a tuple (see PhraseRuntime.find)
 
 
 _SENTENCE_END = set("。！？!?；;")
@@ -1361,7 +1382,11 @@ def _sentence_ends(m: MatchText) -> list[int]:
     return ends
 
 
-_kept_pii = Kept(find_pii)
+def _pii_spans(display: str) -> tuple[PiiSpan, ...]:
+    return tuple(find_pii(display))  # kept: a tuple (see PhraseRuntime.find)
+
+
+_kept_pii = Kept(_pii_spans)
 
 
 @check("sensitive", SensitiveParams)

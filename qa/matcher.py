@@ -192,10 +192,15 @@ class SharedScan:
     """The phrases of many matchers in one automaton per key form, so a segment is
     scanned once for a whole rubric; `scan` hands each matcher its share of the hits."""
 
-    def __init__(self, matchers: Sequence[PhraseMatcher]):
-        self.slots = {id(m): n for n, m in enumerate(matchers)}
-        self._known: dict[str, dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]] = {}
-        self._matchers = list(matchers)  # keeps the ids valid
+    def __init__(self, matchers: Sequence[PhraseMatcher],
+                 prefilters: Sequence["PatternPrefilter"] = ()):
+        """`prefilters`' required literals are scanned for too (on the match form), each
+        prefilter in a slot of its own after the matchers': a hit's indices are then the
+        patterns that literal stands for."""
+        owners = [*matchers, *prefilters]
+        self.slots = {id(m): n for n, m in enumerate(owners)}
+        self._known: dict[str, dict[int, tuple[tuple[str, int, int, tuple[int, ...], bool], ...]]] = {}
+        self._matchers = owners  # keeps the ids valid
         self._automatons = []
         for form in ("exact", "pinyin", "loose"):
             grouped: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
@@ -206,6 +211,10 @@ class SharedScan:
                         per_key.setdefault(key, []).append(index)
                 for key, indices in per_key.items():
                     grouped.setdefault(key, []).append((slot, tuple(indices)))
+            if form == "exact":
+                for slot, prefilter in enumerate(prefilters, len(matchers)):
+                    for literal, indices in prefilter.literals.items():
+                        grouped.setdefault(literal, []).append((slot, indices))
             automaton = None
             if grouped:
                 automaton = ahocorasick.Automaton()
@@ -215,11 +224,11 @@ class SharedScan:
                 automaton.make_automaton()
             self._automatons.append((form, automaton))
 
-    def slot(self, matcher: PhraseMatcher) -> int | None:
-        return self.slots.get(id(matcher))
+    def slot(self, owner: "PhraseMatcher | PatternPrefilter") -> int | None:
+        return self.slots.get(id(owner))
 
     def scan_call(self, forms: Sequence[MatchText]
-                  ) -> list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]]:
+                  ) -> list[dict[int, tuple[tuple[str, int, int, tuple[int, ...], bool], ...]]]:
         """`scan` of each text, in one pass per key form over all of them joined by line
         breaks: no key holds a line break, so no hit spans two texts, and each text's hits
         come in the order `scan` gives them."""
@@ -236,10 +245,13 @@ class SharedScan:
                 hits = out[text]
                 for slot, indices in owners:
                     hits.setdefault(slot, []).append((form, end - length, end, indices, check_boundary))
-        return out
+        # tuples: the hits are kept across calls (see scan_call_kept), and lists, unlike
+        # tuples of numbers and strings, stay on the garbage collector's books for good
+        return [{slot: tuple(hits) for slot, hits in found.items()} if found else found
+                for found in out]
 
     def scan_call_kept(self, forms: Sequence[MatchText]
-                       ) -> list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]]:
+                       ) -> list[dict[int, tuple[tuple[str, int, int, tuple[int, ...], bool], ...]]]:
         """`scan_call`, with the hits of each text kept across calls (a text's keys are a
         function of its match form): only texts not seen before are scanned, in one pass.
         The hits are shared between calls: read them, do not change them."""
@@ -247,7 +259,7 @@ class SharedScan:
         return kept_many(self._known, [f.text for f in forms],
                          lambda new: self.scan_call([first[t] for t in new]), KEPT_SCANS)
 
-    def scan(self, m: MatchText) -> dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]:
+    def scan(self, m: MatchText) -> dict[int, tuple[tuple[str, int, int, tuple[int, ...], bool], ...]]:
         """Per matcher slot, its raw hits in `m` (see PhraseMatcher.raw_hits)."""
         out: dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]] = {}
         for form, automaton in self._automatons:
@@ -258,7 +270,7 @@ class SharedScan:
                 start, end = end_index + 1 - length, end_index + 1
                 for slot, indices in owners:
                     out.setdefault(slot, []).append((form, start, end, indices, check_boundary))
-        return out
+        return {slot: tuple(hits) for slot, hits in out.items()}
 
 
 def fuzzy_locate(phrase: MatchText, target: MatchText, threshold: float) -> tuple[float, int, int] | None:
@@ -427,6 +439,11 @@ class PatternPrefilter:
         for i, p in enumerate(patterns):
             for literal in required_literals(p) or ():
                 owners.setdefault(literal, []).append(i)
+        # literal -> the patterns it stands for (SharedScan scans a call for them all);
+        # a literal holding a line break could span two of a call's joined texts
+        self.literals = {literal: tuple(indices) for literal, indices in owners.items()
+                         if "\n" not in literal}
+        self.joinable = len(self.literals) == len(owners)
         # Values are literal numbers (small ints hash fast; one literal is found many times).
         self._owners = [tuple(indices) for indices in owners.values()]
         self._automaton = None

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from qa.checks import (CHECKS, CallContext, CheckParams, Organisation, PhraseSet, Prediction,
                        VoiceActivity, prepare, private, run_check)
-from qa.matcher import LexiconEntry, PhraseMatcher, SharedScan
+from qa.matcher import LexiconEntry, PatternPrefilter, PhraseMatcher, SharedScan
 from qa.model import FlagResult, Finding, ItemScore, Scorecard, SectionScore, Transcript
 
 CheckSpec = Annotated[Union[tuple(ct.params for ct in CHECKS.values())],  # type: ignore[misc]
@@ -128,11 +128,15 @@ class Rubric(_Strict):
         """One scan of each segment for every phrase set of the rubric (after bind)."""
         if private(self, "_scan") is None:
             matchers: dict[int, PhraseMatcher] = {}
+            prefilters: dict[int, PatternPrefilter] = {}
             for params in self._all_checks():
                 for phrase_set in _phrase_sets(params):
                     matcher = phrase_set.matcher
                     matchers[id(matcher)] = matcher
-            self._scan = SharedScan(list(matchers.values()))
+                    prefilter = phrase_set.runtime.prefilter
+                    if phrase_set.runtime.all_patterns and prefilter.joinable:
+                        prefilters[id(prefilter)] = prefilter
+            self._scan = SharedScan(list(matchers.values()), list(prefilters.values()))
         return private(self, "_scan")
 
     def _all_checks(self) -> list[CheckParams]:

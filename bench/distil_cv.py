@@ -7,9 +7,10 @@ Only the 2,000 training posts (smp2020_ewect_usual_eval.csv) and unlabelled text
 training-material sets take part; needs the encodings cached by bench/distil_encode.py
 (texts not encoded are left out, and the counts used are printed). In each fold, the
 teacher (qa.distil.teacher_pipeline, as bench/emotion_cv.py `e5_sentences_c0.2_w0.5`:
-the task's TF-IDF and cue features + whole-text e5 encodings at weight 0.5) is fitted on that fold's training posts and labels
-(a) the augmented copies of those posts only (never a held-out post's copies) and (b)
-the unlabelled texts; each student (the shipped pipeline, qa.distil.fit_student) learns
+the task's TF-IDF and cue features + whole-text e5 encodings at weight 0.5) is fitted on
+that fold's training posts and labels (a) the augmented copies of those posts only
+(never a held-out post's copies) and (b) the unlabelled texts; each student (the
+shipped pipeline, by qa.distil.fit_student or fit_logit_student: `logit_*`) learns
 from the fold's gold posts and those pseudo-labelled rows and is measured on the
 held-out posts. Teacher probabilities are cached per seed and fold in bench/out.
 """
@@ -96,7 +97,8 @@ def teacher_probabilities(seed: int, fold: int, train_texts, y_train, texts) -> 
     if path.is_file():
         with np.load(path) as data:
             return data["p"]
-    teacher = teacher_pipeline(TASKS["customer_emotion"], CACHE, 0.2, 0.5).fit(list(train_texts), list(y_train))
+    teacher = teacher_pipeline(TASKS["customer_emotion"], CACHE, 0.2, 0.5)
+    teacher.fit(list(train_texts), list(y_train))
     p = ordered(teacher, list(texts))
     np.savez(path, p=p)
     return p

@@ -178,6 +178,21 @@ def pseudo_rows(probabilities: np.ndarray, labels: Sequence[str], weight: float,
     return rows, [labels[j] for j in columns], weight * probabilities[rows, columns]
 
 
+def _inner_folds(gold_labels: np.ndarray, sources: np.ndarray, folds: int, seed: int):
+    """Stratified folds of the gold rows for the calibrator's cross-validated scores:
+    (gold rows to fit, gold rows to score, pseudo rows to fit: those not made from a
+    gold row being scored; a source of -1 is unlabelled text)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    n_gold = len(gold_labels)
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for inner_train, inner_test in splitter.split(np.zeros(n_gold), gold_labels):
+        held = np.zeros(n_gold, dtype=bool)
+        held[inner_test] = True
+        made_from_held = held[np.clip(sources, 0, None)] & (sources >= 0)
+        yield inner_train, inner_test, np.flatnonzero(~made_from_held)
+
+
 def fit_student(pipeline, gold_texts: Sequence[str], gold_labels: Sequence[str],
                 pseudo_texts: Sequence[str], pseudo_labels: Sequence[str],
                 pseudo_weights: Sequence[float], pseudo_sources: Sequence[int],
@@ -193,7 +208,6 @@ def fit_student(pipeline, gold_texts: Sequence[str], gold_labels: Sequence[str],
     from, -1 for unlabelled text), so an augmented copy never scores its own original.
     The fitted model is a plain SoftmaxCalibratedSVM: it predicts like the shipped one."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
     model = pipeline.named_steps["model"]
@@ -213,11 +227,7 @@ def fit_student(pipeline, gold_texts: Sequence[str], gold_labels: Sequence[str],
         return LinearSVC(C=model.C).fit(X[rows], y[rows], sample_weight=sample_weight[rows])
 
     decisions = np.zeros((n_gold, len(classes)))
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for inner_train, inner_test in splitter.split(np.zeros(n_gold), gold_labels):
-        held = np.zeros(n_gold, dtype=bool)
-        held[inner_test] = True
-        pseudo_keep = np.flatnonzero((sources < 0) | ~held[np.clip(sources, 0, None)])
+    for inner_train, inner_test, pseudo_keep in _inner_folds(gold_labels, sources, folds, seed):
         fitted = svm(np.concatenate([inner_train, n_gold + pseudo_keep]))
         decisions[inner_test] = fitted.decision_function(X[inner_test])
     model.svm_ = svm(np.arange(len(y)))
@@ -279,7 +289,6 @@ def fit_logit_student(pipeline, gold_texts: Sequence[str], gold_labels: Sequence
     the SVM's weights. The softmax calibrator learns from the gold rows' cross-validated
     summed scores (a pool text made from a held-out gold row is left out of that fold)."""
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
     model = pipeline.named_steps["model"]
@@ -292,17 +301,14 @@ def fit_logit_student(pipeline, gold_texts: Sequence[str], gold_labels: Sequence
     gold, pool = X[:n_gold], X[n_gold:]
 
     def fitted(gold_rows, pool_rows):
-        svm = LinearSVC(C=model.C, class_weight="balanced").fit(gold[gold_rows], gold_labels[gold_rows])
+        svm = LinearSVC(C=model.C, class_weight="balanced")
+        svm.fit(gold[gold_rows], gold_labels[gold_rows])
         ridge = Ridge(alpha=alpha, solver="sparse_cg").fit(pool[pool_rows], z[pool_rows])
         return svm, ridge
 
     classes = np.unique(gold_labels)
     decisions = np.zeros((n_gold, len(classes)))
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for inner_train, inner_test in splitter.split(np.zeros(n_gold), gold_labels):
-        held = np.zeros(n_gold, dtype=bool)
-        held[inner_test] = True
-        keep = np.flatnonzero((sources < 0) | ~held[np.clip(sources, 0, None)])
+    for inner_train, inner_test, keep in _inner_folds(gold_labels, sources, folds, seed):
         svm, ridge = fitted(inner_train, keep)
         decisions[inner_test] = (svm.decision_function(gold[inner_test])
                                  + beta * ridge.predict(gold[inner_test]))

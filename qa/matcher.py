@@ -230,25 +230,36 @@ class SharedScan:
     def scan_call(self, forms: Sequence[MatchText]
                   ) -> list[dict[int, tuple[tuple[str, int, int, tuple[int, ...], bool], ...]]]:
         """`scan` of each text, in one pass per key form over all of them joined by line
-        breaks: no key holds a line break, so no hit spans two texts, and each text's hits
-        come in the order `scan` gives them."""
+        breaks (see `hits_by_text`), the hits frozen into tuples: they are kept across
+        calls (see scan_call_kept), and lists, unlike tuples of numbers and strings, stay
+        on the garbage collector's books for good."""
+        return [{slot: tuple(hits) for slot, hits in found.items()} if found else found
+                for found in self.hits_by_text(forms)]
+
+    def hits_by_text(self, forms: Sequence[MatchText]
+                     ) -> list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]]:
+        """Per text, its raw hits by matcher slot, as `scan` finds them, from one pass per
+        key form over all the texts joined by line breaks: no key holds a line break, so
+        no hit spans two texts, and each text's hits come in the order `scan` gives them."""
         out: list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]] = [{} for _ in forms]
         starts = list(itertools.accumulate((len(f.text) + 1 for f in forms[:-1]), initial=0))
+        text_at = bisect.bisect_right
         for form, automaton in self._automatons:
             if automaton is None:
                 continue
             haystack = "\n".join(f.text if form == "exact" else (f.pinyin if form == "pinyin" else f.loose)
                                   for f in forms)
             for end_index, (length, check_boundary, owners) in automaton.iter(haystack):
-                text = bisect.bisect_right(starts, end_index) - 1
+                text = text_at(starts, end_index) - 1
                 end = end_index + 1 - starts[text]
                 hits = out[text]
                 for slot, indices in owners:
-                    hits.setdefault(slot, []).append((form, end - length, end, indices, check_boundary))
-        # tuples: the hits are kept across calls (see scan_call_kept), and lists, unlike
-        # tuples of numbers and strings, stay on the garbage collector's books for good
-        return [{slot: tuple(hits) for slot, hits in found.items()} if found else found
-                for found in out]
+                    hit = (form, end - length, end, indices, check_boundary)
+                    if slot in hits:
+                        hits[slot].append(hit)
+                    else:
+                        hits[slot] = [hit]
+        return out
 
     def scan_call_kept(self, forms: Sequence[MatchText]
                        ) -> list[dict[int, tuple[tuple[str, int, int, tuple[int, ...], bool], ...]]]:

@@ -750,7 +750,11 @@ def _template_searches(phrases: tuple[str, ...], loose: bool) -> tuple[tuple[str
     for form in ("exact", "pinyin", "loose") if loose else ("exact", "pinyin"):
         keys = [(i, f.text if form == "exact" else (f.pinyin if form == "pinyin" else f.loose))
                 for i, f in enumerate(forms)]
-        alternatives = [f"(?P<p{i}>{re.escape(k)})" for i, k in keys if k]
+        # Each phrase names itself by an empty group after it (not a group around it),
+        # so that every alternative starts with a literal character: `re` then skips
+        # to the next place one of those characters is said instead of trying every
+        # alternative at every character.
+        alternatives = [f"{re.escape(k)}(?P<p{i}>)" for i, k in keys if k]
         if alternatives:
             searches.append((form, re.compile("|".join(alternatives))))
     return tuple(searches)

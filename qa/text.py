@@ -260,7 +260,12 @@ for _d in "0123456789":
     NUMERAL_DIGITS[_d] = _d
 _NUMERAL_SET = frozenset(NUMERAL_DIGITS)
 _NUMERAL_TABLE = str.maketrans(NUMERAL_DIGITS)
-_NUMERAL_RUN_RE = re.compile("[" + "".join(NUMERAL_DIGITS) + "]{3,}")
+# Patterns of one repeated character class are written `[x][x]*` rather than `[x]+`
+# (`[x][x]{2,}` for `[x]{3,}`): the same matches, but a pattern that starts with a class
+# lets `re` skip to the next character of it, where a leading repeat is tried at every
+# character of the text (half the time on a call's texts).
+_NUMERAL_CLASS = "[" + "".join(NUMERAL_DIGITS) + "]"
+_NUMERAL_RUN_RE = re.compile(_NUMERAL_CLASS + _NUMERAL_CLASS + "{2,}")
 _NUMERAL_RE = re.compile("[" + "".join(NUMERAL_DIGITS) + "]")
 
 
@@ -302,7 +307,7 @@ class MatchText:
 
 
 _LATIN_RE = re.compile(r"[A-Za-z]")
-_NOT_ALNUM_RE = re.compile(r"[\W_]+")  # what str.isalnum() rejects
+_NOT_ALNUM_RE = re.compile(r"[\W_][\W_]*")  # what str.isalnum() rejects
 
 
 def _word_char(ch: str) -> bool:
@@ -350,7 +355,7 @@ def match_text(display: str) -> MatchText:
     return MatchText(display, text, offsets, pinyin, loose)
 
 
-_NOT_WORD_KEEP_LINES_RE = re.compile(r"[^\w\n]+")
+_NOT_WORD_KEEP_LINES_RE = re.compile(r"[^\w\n][^\w\n]*")
 
 
 def _without_punctuation(joined: str) -> str:

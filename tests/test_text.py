@@ -394,6 +394,28 @@ def test_a_calls_texts_get_the_match_form_each_would_get_alone():
         [(m.display, m.text, m.pinyin, m.loose, m.offsets) for m in alone]
 
 
+# Full-width letters before combining marks (Ａ\u0301 folds to Á), ideographic and other
+# Unicode spaces, underscores and fancy punctuation: where the shortcuts of a call's joined
+# texts would go wrong first.
+TRICKY_TEXTS = ["Ａ\u0301ｂ\u0308，请稍等\u3000\u3000好的", "卡号\u2002六二二五\u00a0八八\u205f零一",
+                "工号_三七_二五＿好", "您好\u3000\u0301招商银行【信用卡】中心", "ｆｉ\ufb01 ①②③ ½",
+                "请\u2028稍等\u2029谢谢", "\u3000\u3000", "密码：１２３４５６"]
+
+
+def test_tricky_texts_get_the_display_and_match_forms_each_would_get_alone():
+    displays = to_display_many(TRICKY_TEXTS)
+    assert displays == [to_display(t) for t in TRICKY_TEXTS]
+    together = match_texts(displays)
+    assert [(m.text, m.pinyin, m.loose) for m in together] == \
+        [(m.text, m.pinyin, m.loose) for m in (match_text(d) for d in displays)]
+
+
+def test_the_match_form_keeps_exactly_the_letters_and_digits():
+    for display in to_display_many(TRICKY_TEXTS):
+        if not any(ch.isascii() and ch.isalpha() for ch in display):
+            assert match_text(display).text == "".join(ch for ch in display if ch.isalnum())
+
+
 def test_texts_seen_before_get_the_forms_they_got_the_first_time(monkeypatch):
     import qa.text
 

@@ -94,7 +94,7 @@ class TranscribeOptions:
     # batch computes anyway (no encoder pass of its own).
     language_detection: str = "batch"
     # faster-whisper batched: "joint" decodes the chunks of every window of both channels
-    # in shared batches (a 3-minute call: one batch of 7 rather than 4 and 3, fewer decoder
+    # in shared batches on recordings up to `window_s` long (a 3-minute call: one batch of 7 rather than 4 and 3, fewer decoder
     # steps at a lower cost per step); "separate": each window's chunks on their own.
     channel_batching: str = "joint"
     vad: VadSettings = field(default_factory=VadSettings)
@@ -308,7 +308,7 @@ class WhisperPipeline:
             intervals = list(pool.map(
                 lambda ch: speech_intervals(audio, ch, self.options.vad), channels))
             language = self._call_language(audio, intervals)
-            if self.options.channel_batching == "joint":
+            if _joint(self.options, audio):
                 segments = self._recognise(audio, list(channels), intervals, speakers, language)
             else:
                 recognised = pool.map(lambda ch: self._recognise(
@@ -349,7 +349,7 @@ class WhisperPipeline:
         so an engine can decode the chunks of both channels in the same batches."""
         windows = sorted((start, ch, end) for ch in channels for start, end in
                          recognition_windows(intervals[ch], audio.duration, self.options.window_s))
-        found = {ch: [] for ch in channels}
+        found: dict[int, list[Segment]] = {ch: [] for ch in channels}
         for (_start, ch, _end), segments in zip(windows, self._recognise_windows(
                 audio, windows, speakers, language)):
             found[ch].extend(segments)
@@ -380,13 +380,14 @@ class WhisperPipeline:
         """The segments of each (start, channel, end) window, in order; the samples of a
         window are cut from the audio only when the engine asks for them."""
         samples = (audio.window(ch, start, end) for start, ch, end in windows)
+        decoded = self._decode_windows(samples, language, shared=_joint(self.options, audio))
         return [self._segments(found, start, speakers[ch])
-                for (start, ch, _end), found in zip(windows, self._decode_windows(samples, language))]
+                for (start, ch, _end), found in zip(windows, decoded)]
 
-    def _decode_windows(self, windows: Iterable[np.ndarray],
-                        language: str | None) -> Iterator[list[RecognisedSegment]]:
+    def _decode_windows(self, windows: Iterable[np.ndarray], language: str | None,
+                        shared: bool = False) -> Iterator[list[RecognisedSegment]]:
         """`_decode` of each window in turn; an engine that batches across windows
-        overrides this."""
+        overrides this (`shared`: it may)."""
         for samples in windows:
             yield self._decode(samples, language)
 
@@ -440,7 +441,7 @@ class FasterWhisperTranscriber(WhisperPipeline):
                        intervals: list[tuple[Interval, ...]]) -> str | FirstBatchLanguage | None:
         opts = self.options
         if (opts.language == "auto" and opts.language_detection == "batch" and opts.batch_size
-                and opts.channel_batching == "joint"):
+                and _joint(opts, audio)):
             return FirstBatchLanguage() if self._model.model.is_multilingual else "en"
         return super()._call_language(audio, intervals)
 
@@ -476,9 +477,9 @@ class FasterWhisperTranscriber(WhisperPipeline):
         release_freed_memory()
         return recognised
 
-    def _decode_windows(self, windows: Iterable[np.ndarray],
-                        language: str | None) -> Iterator[list[RecognisedSegment]]:
-        """With batching and `channel_batching="joint"`: each window's speech in chunks
+    def _decode_windows(self, windows: Iterable[np.ndarray], language: str | None,
+                        shared: bool = False) -> Iterator[list[RecognisedSegment]]:
+        """With batching and `shared` (`channel_batching="joint"`, a short recording): each window's speech in chunks
         of up to 30 s cut at pauses (as `_decode`), the chunks of consecutive windows
         (both channels, in order of time) decoded in shared batches of up to
         `batch_size` (fewer when the memory budget says so); a window's segments are
@@ -486,7 +487,7 @@ class FasterWhisperTranscriber(WhisperPipeline):
         each chunk is encoded and beam-searched on its own, and word timing carries on
         only within a window."""
         opts = self.options
-        if not opts.batch_size or opts.channel_batching != "joint":
+        if not opts.batch_size or not shared:
             yield from super()._decode_windows(windows, language)
             return
         pipeline = _window_batching_pipeline()(self._model)
@@ -525,6 +526,14 @@ class FasterWhisperTranscriber(WhisperPipeline):
             decode_batch()
             yield from finished()
         yield from finished()
+
+
+def _joint(options: TranscribeOptions, audio: DecodedAudio) -> bool:
+    """Whether both channels' windows share decoder batches: with `channel_batching`
+    joint, on recordings of one window (5 minutes) or less. Longer ones decode each
+    window on its own: shared full batches of 8 took the 10-minute dense recording to
+    1,141 MB (894 MB separate)."""
+    return options.channel_batching == "joint" and audio.duration <= options.window_s
 
 
 def _recognised_segments(found) -> list[RecognisedSegment]:

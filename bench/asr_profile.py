@@ -83,7 +83,7 @@ def instrument(transcriber) -> None:
     qa.audio.decode = qt.decode = timed("decode + resample", qa.audio.decode)
     pipe = qt.WhisperPipeline
     phase = {"name": "windows"}
-    window = pipe._recognise_window
+    window = pipe._recognise_windows
     recognise = pipe._recognise
     missed = qt.missed_speech
 
@@ -97,8 +97,8 @@ def instrument(transcriber) -> None:
     def missed_speech(*args, **kwargs):
         phase["name"] = "repair passes"
         return missed(*args, **kwargs)
-    pipe._recognise_window = recognise_window
-    pipe._recognise = timed("recognise channel (windows + repairs)", recognise_channel)
+    pipe._recognise_windows = recognise_window
+    pipe._recognise = timed("recognise channels (windows + repairs)", recognise_channel)
     qt.missed_speech = missed_speech
     fwt.BatchedInferencePipeline.forward = timed("batched forward", fwt.BatchedInferencePipeline.forward)
     qt.speech_intervals = timed("speech_intervals (talk VAD)", qt.speech_intervals)

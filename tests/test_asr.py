@@ -340,6 +340,23 @@ def test_two_channel_calls_get_roles_from_the_channel_and_times_within_half_a_se
 
 
 @needs_shared
+def test_both_channels_decoded_in_shared_batches_give_what_each_window_alone_gives(
+        built_call, built_call_result):
+    # The default decodes both channels' chunks in one batch and asks the language of the
+    # first batch; the other way decodes each window's chunks on its own after a
+    # language pass of its own. Each chunk is encoded and searched on its own either way.
+    apart = make_transcriber(TranscribeOptions(channel_batching="separate",
+                                               language_detection="call"))
+    assert apart.engine_id == built_call_result.transcript.engine
+    separate = apart.transcribe(built_call[0]).transcript.segments
+    joint = built_call_result.transcript.segments
+    assert [(s.speaker, s.raw_text) for s in joint] == [(s.speaker, s.raw_text) for s in separate]
+    assert all(abs(a.start - b.start) <= 0.1 and abs(a.end - b.end) <= 0.1
+               for a, b in zip(joint, separate))
+    assert {s.speaker for s in joint} == {"agent", "customer"}
+
+
+@needs_shared
 def test_the_right_channel_can_be_the_agent(built_call, tmp_path):
     # Roles are a pure mapping of channels: check it with the VAD alone, no second model.
     from qa.audio import voice_activity

@@ -275,9 +275,9 @@ class WhisperPipeline:
     def transcribe(self, path: str | Path, call: Call | None = None) -> AudioTranscription:
         path = Path(path)
         audio = decode(path)
-        stereo = len(audio.channels) == 2
+        stereo = audio.channel_count == 2
         agent_index = 0 if self.options.agent_channel == "left" else 1
-        channels = range(len(audio.channels))
+        channels = range(audio.channel_count)
         with ThreadPoolExecutor(max_workers=self._workers()) as pool:
             intervals = list(pool.map(
                 lambda ch: speech_intervals(audio, ch, self.options.vad), channels))
@@ -302,7 +302,7 @@ class WhisperPipeline:
         transcript = Transcript(
             call_id=call.call_id, language=language, segments=tuple(segments), call=call,
             engine=self.engine_id, model=self.model_label,
-            extra={"audio": {"channels": len(audio.channels), "source_rate": audio.source_rate,
+            extra={"audio": {"channels": audio.channel_count, "source_rate": audio.source_rate,
                              "codec": audio.codec, "duration_s": round(audio.duration, 3),
                              "agent_channel": self.options.agent_channel if stereo else None,
                              "roles": "channel" if stereo else "mono-cues"},

@@ -115,8 +115,11 @@ def _ffmpeg_reason(exc: Exception) -> str:
 
 
 class _ChannelFiles:
-    """Decoded int16 blocks (channels, samples) appended to one temporary file per
-    channel, with the sample count and the loudest sample seen."""
+    """Decoded int16 blocks (channels, samples) gathered 10 s at a time and appended to
+    one temporary file per channel, with the sample count and the loudest sample seen
+    (decoders give frames of about 1000 samples: a write per frame cost a third more CPU)."""
+
+    STAGE = 10 * SAMPLE_RATE
 
     def __init__(self, path: Path, channels: int):
         self.path = path
@@ -126,24 +129,44 @@ class _ChannelFiles:
         except OSError as exc:
             raise AudioError(str(path), "", f"cannot make a temporary file for the decoded "
                                             f"samples in {tempfile.gettempdir()} ({exc})") from None
-        self.size = 0
+        self._stage = np.empty((channels, self.STAGE), dtype=np.int16)
+        self._staged = 0
+        self._written = 0
         self.peak = 0
 
+    @property
+    def size(self) -> int:
+        """Samples per channel decoded so far."""
+        return self._written + self._staged
+
     def append(self, block: np.ndarray) -> None:
-        if not block.shape[1]:
+        done = 0
+        while done < block.shape[1]:
+            n = min(block.shape[1] - done, self.STAGE - self._staged)
+            self._stage[:, self._staged:self._staged + n] = block[:, done:done + n]
+            self._staged += n
+            done += n
+            if self._staged == self.STAGE:
+                self._write()
+
+    def _write(self) -> None:
+        staged = self._stage[:, :self._staged]
+        if not staged.size:
             return
         try:
-            for f, row in zip(self.files, block):
+            for f, row in zip(self.files, staged):
                 f.write(np.ascontiguousarray(row))
         except OSError as exc:
             self.close()
             raise AudioError(str(self.path), "", f"cannot write the decoded samples to "
                                                  f"{tempfile.gettempdir()} ({exc})") from None
-        self.size += block.shape[1]
-        # max and min, not abs(): no temporary copy of the block
-        self.peak = max(self.peak, int(block.max()), -int(block.min()))
+        self._written += self._staged
+        # max and min, not abs(): no temporary copy
+        self.peak = max(self.peak, int(staged.max()), -int(staged.min()))
+        self._staged = 0
 
     def finish(self) -> tuple:
+        self._write()
         for f in self.files:
             f.flush()
         return self.files
@@ -202,6 +225,7 @@ def decode(path: str | Path) -> DecodedAudio:
                 buffer.close()
                 raise AudioError(str(path), "", f"corrupt audio ({_ffmpeg_reason(exc)})") from None
             # A damaged tail: keep what decoded (a truncated recording is still a call).
+    files = buffer.finish()
     if buffer.size == 0:
         buffer.close()
         raise AudioError(str(path), "", "zero-length recording: no audio samples")
@@ -209,7 +233,7 @@ def decode(path: str | Path) -> DecodedAudio:
         buffer.close()
         raise AudioError(str(path), "", f"silent recording ({buffer.size / SAMPLE_RATE:.1f} s "
                                         f"of silence)")
-    return DecodedAudio(str(path), buffer.finish(), buffer.size, source_rate, codec)
+    return DecodedAudio(str(path), files, buffer.size, source_rate, codec)
 
 
 @dataclass(frozen=True)

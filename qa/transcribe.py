@@ -465,8 +465,8 @@ def encoder_piece(budget_mb: int, resident: float | None) -> int:
 def batch_within_budget(batch_size: int, budget_mb: int, resident: float | None) -> int:
     """How many chunks to decode at once so the process stays within `budget_mb` of
     resident memory: `batch_size` while it fits, fewer (at least 1) when what is
-    resident already (`resident`, MB; None: unknown) leaves less room. A long recording
-    holds its samples (two channels, an hour: 230 MB), so its batches get smaller."""
+    resident already (`resident`, MB; None: unknown) leaves less room (what the model,
+    the window being recognised and the allocator keep; the samples are on disk)."""
     if resident is None or budget_mb <= 0:
         return batch_size
     room = budget_mb - resident - DECODER_MB_FIXED

@@ -3,9 +3,10 @@
 `decode(path)` reads wav/mp3/m4a/ogg/flac/... at any sample rate (8 kHz telephone audio
 included) through PyAV (FFmpeg bundled, no system ffmpeg needed) into 16 kHz mono
 channels, one per recorded channel (2-channel recordings keep agent and customer apart).
-Samples are held as int16, one copy per channel, and handed to the recogniser and the
-VAD as float32 windows of a few minutes, so an hour-long recording never sits in memory
-as several float copies.
+The decoded samples are streamed to disk as they come, int16, one unlinked temporary
+file per channel, and read back as float32 windows of a few minutes for the recogniser
+and the VAD: an hour-long recording never sits in memory, neither as int16 (an hour of 2
+channels is 230 MB) nor as float copies.
 
 `speech_intervals(channel)` runs the Silero VAD model that faster-whisper ships as ONNX
 (no torch) over a channel in blocks, giving merged speech intervals in seconds.
@@ -16,6 +17,8 @@ as several float copies.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,25 +41,56 @@ _INT16_SCALE = 32768.0
 _SILENT_PEAK = 16
 
 
-@dataclass(frozen=True)
 class DecodedAudio:
-    """A recording at 16 kHz: one int16 array per recorded channel (1 or 2)."""
+    """A recording at 16 kHz: 1 or 2 channels of int16 samples, each in an unlinked
+    temporary file (gone when this object is, or at `close()`), read a window at a time."""
 
-    path: str
-    channels: tuple[np.ndarray, ...]
-    source_rate: int
-    codec: str
+    def __init__(self, path: str, files: tuple, length: int, source_rate: int, codec: str):
+        self.path = path
+        self.source_rate = source_rate
+        self.codec = codec
+        self.length = length          # samples per channel
+        self._files = files
+
+    @property
+    def channel_count(self) -> int:
+        return len(self._files)
 
     @property
     def duration(self) -> float:
-        return len(self.channels[0]) / SAMPLE_RATE
+        return self.length / SAMPLE_RATE
+
+    @property
+    def channels(self) -> tuple[np.ndarray, ...]:
+        """Each channel's int16 samples as a read-only memory map of its file (pages are
+        read when touched: for short clips and tests; the pipeline reads `window`s)."""
+        return tuple(np.memmap(f, dtype=np.int16, mode="r", shape=(self.length,))
+                     for f in self._files)
 
     def window(self, channel: int, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
-        """Float32 samples in [-1, 1) of one channel between two times (a new array)."""
-        samples = self.channels[channel]
-        first = max(0, int(round(start_s * SAMPLE_RATE)))
-        last = len(samples) if end_s is None else min(len(samples), int(round(end_s * SAMPLE_RATE)))
-        return samples[first:last].astype(np.float32) / _INT16_SCALE
+        """Float32 samples in [-1, 1) of one channel between two times (a new array, read
+        from the channel's file; nothing of the file stays in this process's memory)."""
+        first = min(self.length, max(0, int(round(start_s * SAMPLE_RATE))))
+        last = self.length if end_s is None else min(self.length, int(round(end_s * SAMPLE_RATE)))
+        samples = np.empty(max(0, last - first), dtype=np.int16)
+        if samples.size:
+            read = os.preadv(self._files[channel].fileno(), [samples], first * 2)
+            if read != samples.nbytes:
+                raise AudioError(self.path, "", f"decoded samples could not be read back "
+                                                f"({read} of {samples.nbytes} bytes)")
+        window = samples.astype(np.float32)
+        window /= _INT16_SCALE
+        return window
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+
+    def __enter__(self) -> DecodedAudio:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -80,29 +114,70 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-class _Int16Buffer:
-    """A growing (channels, samples) int16 array: one copy, grown in place by doubling."""
+class _ChannelFiles:
+    """Decoded int16 blocks (channels, samples) gathered 10 s at a time and appended to
+    one temporary file per channel, with the sample count and the loudest sample seen
+    (decoders give frames of about 1000 samples: a write per frame cost a third more CPU)."""
 
-    def __init__(self, channels: int, expected: int):
-        self.data = np.empty((channels, max(expected, SAMPLE_RATE)), dtype=np.int16)
-        self.size = 0
+    STAGE = 10 * SAMPLE_RATE
+
+    def __init__(self, path: Path, channels: int):
+        self.path = path
+        try:
+            self.files = tuple(tempfile.TemporaryFile(prefix="callqa-audio-")
+                               for _ in range(channels))
+        except OSError as exc:
+            raise AudioError(str(path), "", f"cannot make a temporary file for the decoded "
+                                            f"samples in {tempfile.gettempdir()} ({exc})") from None
+        self._stage = np.empty((channels, self.STAGE), dtype=np.int16)
+        self._staged = 0
+        self._written = 0
+        self.peak = 0
+
+    @property
+    def size(self) -> int:
+        """Samples per channel decoded so far."""
+        return self._written + self._staged
 
     def append(self, block: np.ndarray) -> None:
-        n = block.shape[1]
-        if self.size + n > self.data.shape[1]:
-            grown = np.empty((self.data.shape[0], max(2 * self.data.shape[1], self.size + n)),
-                             dtype=np.int16)
-            grown[:, :self.size] = self.data[:, :self.size]
-            self.data = grown
-        self.data[:, self.size:self.size + n] = block
-        self.size += n
+        done = 0
+        while done < block.shape[1]:
+            n = min(block.shape[1] - done, self.STAGE - self._staged)
+            self._stage[:, self._staged:self._staged + n] = block[:, done:done + n]
+            self._staged += n
+            done += n
+            if self._staged == self.STAGE:
+                self._write()
 
-    def channels(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.ascontiguousarray(row[:self.size]) for row in self.data)
+    def _write(self) -> None:
+        staged = self._stage[:, :self._staged]
+        if not staged.size:
+            return
+        try:
+            for f, row in zip(self.files, staged):
+                f.write(np.ascontiguousarray(row))
+        except OSError as exc:
+            self.close()
+            raise AudioError(str(self.path), "", f"cannot write the decoded samples to "
+                                                 f"{tempfile.gettempdir()} ({exc})") from None
+        self._written += self._staged
+        # max and min, not abs(): no temporary copy
+        self.peak = max(self.peak, int(staged.max()), -int(staged.min()))
+        self._staged = 0
+
+    def finish(self) -> tuple:
+        self._write()
+        for f in self.files:
+            f.flush()
+        return self.files
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
 
 
 def decode(path: str | Path) -> DecodedAudio:
-    """Decode a recording to 16 kHz int16, one array per channel.
+    """Decode a recording to 16 kHz int16, streamed to one temporary file per channel.
 
     Raises AudioError naming the file when it is missing, empty, corrupt, has no audio
     stream, uses a codec FFmpeg cannot decode, has more than two channels, holds no
@@ -132,8 +207,7 @@ def decode(path: str | Path) -> DecodedAudio:
                                             f"2-channel (agent/customer) recordings")
         layout = "stereo" if channels == 2 else "mono"
         resampler = av.AudioResampler(format="s16p", layout=layout, rate=SAMPLE_RATE)
-        expected = int((float(container.duration) / 1e6 if container.duration else 60.0) * SAMPLE_RATE)
-        buffer = _Int16Buffer(2 if channels == 2 else 1, expected + SAMPLE_RATE)
+        buffer = _ChannelFiles(path, 2 if channels == 2 else 1)
         source_rate = ctx.sample_rate
         try:
             for frame in container.decode(stream):
@@ -143,19 +217,23 @@ def decode(path: str | Path) -> DecodedAudio:
             for out in resampler.resample(None):
                 buffer.append(out.to_ndarray())
         except av.error.DecoderNotFoundError:
+            buffer.close()
             raise AudioError(str(path), "", f"unsupported codec ({codec}): FFmpeg has no "
                                             f"decoder for it") from None
         except av.error.FFmpegError as exc:
             if buffer.size == 0:
+                buffer.close()
                 raise AudioError(str(path), "", f"corrupt audio ({_ffmpeg_reason(exc)})") from None
             # A damaged tail: keep what decoded (a truncated recording is still a call).
+    files = buffer.finish()
     if buffer.size == 0:
+        buffer.close()
         raise AudioError(str(path), "", "zero-length recording: no audio samples")
-    decoded = DecodedAudio(str(path), buffer.channels(), source_rate, codec)
-    # max and min, not abs(): no full-length temporary copy of an hour of samples
-    if max(max(int(ch.max()), -int(ch.min())) for ch in decoded.channels) < _SILENT_PEAK:
-        raise AudioError(str(path), "", f"silent recording ({decoded.duration:.1f} s of silence)")
-    return decoded
+    if buffer.peak < _SILENT_PEAK:
+        buffer.close()
+        raise AudioError(str(path), "", f"silent recording ({buffer.size / SAMPLE_RATE:.1f} s "
+                                        f"of silence)")
+    return DecodedAudio(str(path), files, buffer.size, source_rate, codec)
 
 
 @dataclass(frozen=True)

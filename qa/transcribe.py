@@ -299,9 +299,9 @@ class WhisperPipeline:
     def transcribe(self, path: str | Path, call: Call | None = None) -> AudioTranscription:
         path = Path(path)
         audio = decode(path)
-        stereo = len(audio.channels) == 2
+        stereo = audio.channel_count == 2
         agent_index = 0 if self.options.agent_channel == "left" else 1
-        channels = range(len(audio.channels))
+        channels = range(audio.channel_count)
         speakers = [("agent" if ch == agent_index else "customer") if stereo else "unknown"
                     for ch in channels]
         with ThreadPoolExecutor(max_workers=self._workers()) as pool:
@@ -329,7 +329,7 @@ class WhisperPipeline:
         transcript = Transcript(
             call_id=call.call_id, language=language, segments=tuple(segments), call=call,
             engine=self.engine_id, model=self.model_label,
-            extra={"audio": {"channels": len(audio.channels), "source_rate": audio.source_rate,
+            extra={"audio": {"channels": audio.channel_count, "source_rate": audio.source_rate,
                              "codec": audio.codec, "duration_s": round(audio.duration, 3),
                              "agent_channel": self.options.agent_channel if stereo else None,
                              "roles": "channel" if stereo else "mono-cues"},
@@ -733,8 +733,8 @@ def encoder_piece(budget_mb: int, resident: float | None) -> int:
 def batch_within_budget(batch_size: int, budget_mb: int, resident: float | None) -> int:
     """How many chunks to decode at once so the process stays within `budget_mb` of
     resident memory: `batch_size` while it fits, fewer (at least 1) when what is
-    resident already (`resident`, MB; None: unknown) leaves less room. A long recording
-    holds its samples (two channels, an hour: 230 MB), so its batches get smaller."""
+    resident already (`resident`, MB; None: unknown) leaves less room (what the model,
+    the window being recognised and the allocator keep; the samples are on disk)."""
     if resident is None or budget_mb <= 0:
         return batch_size
     room = budget_mb - resident - DECODER_MB_FIXED

@@ -8,6 +8,7 @@ import hashlib
 import json
 import unicodedata
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,8 @@ from qa.roles import mono_role
 from qa.text import to_display, to_simplified
 from qa.transcribe import (TranscribeOptions, align_to_speech, batch_within_budget,
                            encoder_piece, make_transcriber, missed_speech,
-                           recognition_windows, snap_to_speech, spans_a_pause)
+                           recognition_windows, release_freed_memory, snap_to_speech,
+                           spans_a_pause)
 from qa.checks import Interval
 from qa.weights import (WEIGHT_PACKAGES, WeightPackage, WeightsError, check_model_dir,
                         join_parts, resolve_model)
@@ -165,6 +167,52 @@ def test_two_channels_are_kept_apart(tmp_path):
     assert len(audio.channels) == 2
     assert np.abs(audio.channels[0]).max() > 5000
     assert np.abs(audio.channels[1]).max() == 0
+
+
+def _resident_mb() -> float:
+    release_freed_memory()
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_a_long_recording_is_decoded_to_disk_and_read_back_a_window_at_a_time(tmp_path):
+    samples = np.random.default_rng(3).integers(-8000, 8000, size=(2, 600 * SAMPLE_RATE),
+                                                dtype=np.int16)  # 10 minutes: 37 MB
+    path = write_wav(tmp_path / "long.wav", samples, SAMPLE_RATE)
+    before = _resident_mb()
+    audio = decode(path)
+    assert _resident_mb() - before < 8
+    assert audio.channel_count == 2 and audio.duration == 600.0
+    first = 300 * SAMPLE_RATE
+    np.testing.assert_array_equal(audio.window(1, 300.0, 300.5),
+                                  samples[1, first:first + 8000].astype(np.float32) / 32768)
+    np.testing.assert_array_equal(audio.window(0, 599.5, 700.0),
+                                  samples[0, -8000:].astype(np.float32) / 32768)
+    assert audio.window(0, 650.0).size == 0
+    np.testing.assert_array_equal(audio.channels[0], samples[0])
+    audio.close()
+
+
+def test_the_temporary_sample_files_are_unlinked_and_closed_with_the_audio(tmp_path,
+                                                                         monkeypatch):
+    import tempfile
+
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    open_files = lambda: len(list(Path("/proc/self/fd").iterdir()))  # noqa: E731
+    baseline = open_files()
+    for path in _bad_files(tmp_path):
+        with pytest.raises(AudioError):
+            decode(path)
+    assert open_files() == baseline
+    with decode(write_wav(tmp_path / "stereo.wav", np.stack([_tone(1.0, 8000)] * 2), 8000)) as audio:
+        assert open_files() == baseline + 2
+        assert list(spill.iterdir()) == []
+        assert np.abs(audio.window(1)).max() > 0.2
+    assert open_files() == baseline
 
 
 def _bad_files(tmp_path):

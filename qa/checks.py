@@ -317,8 +317,14 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  # regions a brand is registered with but not said on the phone
                  " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
                  " canada", " ireland", " europe", " international", " india", " malaysia",
+                 " fiji", " kenya", " ghana", " zambia", " jamaica", " oman", " uae", " pakistan",
+                 " sri lanka", " new zealand", " nz", " south africa", " nigeria", " philippines",
                  "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险",
                  "证券", "基金", "期货")
+# "X of Ceylon" is said "X" when X has two words or more ("Commercial Bank"); "Bank of
+# America" keeps its "of". A parenthesised region (星展银行（中国）) is not said either.
+_OF_PLACE_RE = re.compile(r"^((?!bank\b)[a-z&'.-]+(?: [a-z&'.-]+)+) of (?:the )?[a-z]+(?: [a-z]+)?$")
+_PAREN_RE = re.compile(r"\s*[(（][^)）]*[)）]\s*$")
 # Letters as ASR writes them when an initialism is spelled out (FNB: "eff en bee").
 _LETTER_NAMES = dict(zip("abcdefghijklmnopqrstuvwxyz", (
     "ay", "bee", "see", "dee", "ee", "eff", "gee", "aitch", "eye", "jay", "kay", "el", "em",
@@ -359,7 +365,8 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     """The names a call's organisation may be said by: itself, its short forms without a
     legal or department suffix (招商银行 for 招商银行信用卡中心) and the rubric's aliases."""
     names = [organisation]
-    current = organisation.strip()
+    current = _PAREN_RE.sub("", organisation.strip()) or organisation.strip()
+    names.append(current)
     stripped = True
     while stripped:  # "Standard Chartered Hong Kong Ltd" -> "Standard Chartered"
         stripped = False
@@ -369,6 +376,9 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
                 names.append(current)
                 stripped = True
     names += [n[2:] for n in names if n.startswith("中国") and len(n) > 4]
+    # 招联消费金融 is said 招联金融
+    names += [n.replace("消费金融", "金融") for n in names if n.endswith("消费金融") and len(n) > 5]
+    names += [m.group(1) for n in names if (m := _OF_PLACE_RE.match(n.lower()))]
     # a brand led by its initials ("BDO Unibank", "RBC Royal Bank") is said by them alone
     names += [n.split()[0] for n in names
               if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]

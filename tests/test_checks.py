@@ -90,6 +90,26 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
 
 
+@pytest.mark.parametrize("organisation, said, language", [
+    ("招联消费金融", "您好，招联金融，工号四一二", "zh"),          # 消费金融 said 金融
+    ("星展银行（中国）", "您好，星展银行，很高兴为您服务", "zh"),    # a parenthesised region
+    ("Commercial Bank of Ceylon", "ayubowan commercial bank card centre", "en"),  # "of <place>"
+    ("Zanaco Zambia", "good morning thank you for calling zanaco", "en"),  # a country after the brand
+])
+def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
+    t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
+
+
+@pytest.mark.parametrize("organisation, said", [
+    ("Bank of America", "thank you for calling the bank my name is sam"),  # "of" kept when "bank" leads
+    ("Commercial Bank of Ceylon", "good morning ceylon tours"),
+])
+def test_a_short_form_is_not_a_single_generic_word(organisation, said):
+    t = transcript([("agent", 0.0, 3.0, said)], language="en", organisation=organisation)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False
+
+
 def test_another_bank_does_not_count_when_the_call_names_its_organisation():
     t = transcript([("agent", 0.0, 3.0, "您好，工商银行，请讲")], **BANK)
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False

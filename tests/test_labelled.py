@@ -2,13 +2,15 @@
 
 tests/data/labelled/ (54 Mandarin, 12 English calls), holdout/ (30 + 8), holdout2/
 (30 + 10), holdout3/ (30 + 12), holdout4/ (24 + 20), holdout5/ (30 + 20), holdout6/
-(30 + 20) and holdout7/ (30 + 20), each written and labelled independently of the rules and of each other, are
+(30 + 20), holdout7/ (30 + 20) and holdout8/ (30 + 20), each written and labelled independently of the rules and of each other, are
 scored with the bundled rubrics. (Each held-out set was measured before the rules saw it;
 the README gives those first figures. Where the rules keep a judgement against a set's
 label, its README or the README's "Measured quality" says which and why: holdout6 counts a
 registered phone number alone as verification and a customer hang-up as a missing
 closing, as the older sets do; holdout7's h7-zh-027 is "na" for verification, as nothing
-account-specific is disclosed or changed in it.)
+account-specific is disclosed or changed in it; holdout8's h8-zh-024 is "na" for hold
+etiquette, its unannounced pause being 18 s and a silent hold 20 s, as long_silence's dead
+air is and as holdout7's labelling rule said.)
 Every shared item must agree with the labels on at least 95% of the calls of each set and
 language; forbidden words, counted by agent segment, need precision >= 0.95 and recall >=
 0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`. (Wording
@@ -35,7 +37,8 @@ RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
-        ("holdout6", "zh"), ("holdout6", "en"), ("holdout7", "zh"), ("holdout7", "en")]
+        ("holdout6", "zh"), ("holdout6", "en"), ("holdout7", "zh"), ("holdout7", "en"),
+        ("holdout8", "zh"), ("holdout8", "en")]
 
 
 def report_for(kind: str, language: str):

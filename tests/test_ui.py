@@ -260,16 +260,16 @@ def test_two_reviewers_on_one_call_keep_both_reviews_and_see_a_warning(db_path):
 def test_marking_a_rule_hit_false_feeds_rule_precision(db_path):
     at = open_page(CALL, call_id="c-0002")
     finding = query(db_path, "SELECT finding_id FROM findings WHERE call_id = 'c-0002' AND "
-                             "evidence = '就这样吧。'")[0][0]
+                             "evidence = '你找别人去'")[0][0]
     at.selectbox(key="fb_hit").select(finding)
     at.radio(key="fb_verdict").set_value("false_hit")
-    at.text_input(key="fb_reason").input("polite closing, not dismissive")
+    at.text_input(key="fb_reason").input("a transfer to the right team, not shirking")
     click(at, "Save verdict")
     assert query(db_path, "SELECT finding_id, verdict, reviewer FROM finding_feedback") == [
         (finding, "false_hit", "rita")]
     rules = open_page(RULES)
     phrases = rules.dataframe[1].value
-    row = phrases[phrases["phrase"] == "就这样吧。"].iloc[0]
+    row = phrases[phrases["phrase"] == "你找别人去"].iloc[0]
     assert (row["reviewed"], row["false hits"], row["precision"]) == (1, 1, 0.0)
 
 

@@ -298,7 +298,10 @@ class WhisperPipeline:
 
     def transcribe(self, path: str | Path, call: Call | None = None) -> AudioTranscription:
         path = Path(path)
-        audio = decode(path)
+        with decode(path) as audio:  # its temporary sample files closed when done
+            return self._transcribe(path, audio, call)
+
+    def _transcribe(self, path: Path, audio: DecodedAudio, call: Call | None) -> AudioTranscription:
         stereo = audio.channel_count == 2
         agent_index = 0 if self.options.agent_channel == "left" else 1
         channels = range(audio.channel_count)

@@ -98,7 +98,10 @@ def speed_call(path: Path) -> tuple[list, float, float, float]:
     files = [r["file"] for r in clips()] * 2
     placements, t, channel = [], 0.5, 0
     overlap_at = silence = None
-    durations = {f: len(decode(SHARED_AUDIO / f).channels[0]) / 16000 for f in set(files)}
+    durations = {}
+    for f in set(files):
+        with decode(SHARED_AUDIO / f) as audio:
+            durations[f] = audio.duration
     for i, name in enumerate(files):
         if i == 6:  # the agent talks over the customer's last 1.5 s
             t -= 2.5

@@ -47,7 +47,7 @@ def to_simplified(text: str) -> str:
 def to_display(text: str) -> str:
     """The stored display form: NFKC (full-width letters, digits and punctuation folded),
     Simplified Chinese, runs of white space collapsed to one space, trimmed."""
-    folded = unicodedata.normalize("NFKC", text)
+    folded = _nfkc(text)
     return _SPACE_RE.sub(" ", to_simplified(folded)).strip()
 
 
@@ -266,7 +266,7 @@ _NUMERAL_TABLE = str.maketrans(NUMERAL_DIGITS)
 # character of the text (half the time on a call's texts).
 _NUMERAL_CLASS = "[" + "".join(NUMERAL_DIGITS) + "]"
 _NUMERAL_RUN_RE = re.compile(_NUMERAL_CLASS + _NUMERAL_CLASS + "{2,}")
-_NUMERAL_RE = re.compile("[" + "".join(NUMERAL_DIGITS) + "]")
+_NUMERAL_RE = re.compile(_NUMERAL_CLASS)
 
 
 class MatchText:

@@ -1000,20 +1000,166 @@ def regex_check(ctx: CallContext, params: RegexParams, item_id: str) -> list[Fin
 
 # --- sequence ---------------------------------------------------------------------------
 
+class PerformedParams(BaseModel):
+    """What shows that the `first` event was carried out in the call, not only mentioned
+    (for identity verification: the agent asks for a credential and the customer gives
+    it, or the agent says the check succeeded). A sequence whose `then` never occurs is
+    then passed rather than not applicable: the `then` wordings are open-ended (a
+    disclosure can be said in countless ways) while the act of checking is a structure,
+    a request answered, and an agent verifies because the call turns to the account.
+
+    - `request`: the agent's request (default: the `first` phrase set's hits, without
+      those whose lexicon category is in `request_excludes`).
+    - `answer`: what a customer reply holding a credential looks like (digits, a date, a
+      name); looked for in the customer's next `answer_turns` turns after the request.
+    - `confirmation` (a yes, "done") counts as an answer only to a request that itself
+      matches `confirm_request` (it states the value to confirm, or asks for keypad entry).
+    - `refusal`: a customer turn that declines; the request then counts as unanswered.
+    - `confirmed`: the agent says the check succeeded (核实通过, "you're verified").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    request: PhraseSet | None = None
+    request_excludes: list[str] = Field(default_factory=list)
+    answer: PhraseSet
+    answer_turns: int = Field(default=2, ge=1, le=5)
+    confirm_request: PhraseSet | None = None
+    confirmation: PhraseSet | None = None
+    refusal: PhraseSet | None = None
+    confirmed: PhraseSet | None = None
+    name: str = "verification performed"
+
+    def phrase_sets(self) -> list[PhraseSet]:
+        return [ps for ps in (self.request, self.answer, self.confirm_request,
+                              self.confirmation, self.refusal, self.confirmed) if ps is not None]
+
+
+@dataclass(frozen=True)
+class PerformedEvidence:
+    """The request and the answer to it (or the agent's statement that the check
+    succeeded), each a (segment, hit)."""
+
+    request: tuple[PreparedSegment, PhraseHit] | None
+    answer: tuple[PreparedSegment, PhraseHit] | None
+    confirmed: tuple[PreparedSegment, PhraseHit] | None = None
+
+
+def customer_turns(ctx: CallContext, after: int, turns: int) -> list[list[PreparedSegment]]:
+    """The customer's next `turns` turns after segment `after`: runs of consecutive
+    customer segments, each ended by another speaker's segment."""
+    out: list[list[PreparedSegment]] = []
+    current: list[PreparedSegment] = []
+    for ps in ctx.segments[after + 1:]:
+        if ps.segment.speaker == "customer":
+            current.append(ps)
+            continue
+        if current:
+            out.append(current)
+            current = []
+            if len(out) == turns:
+                return out
+    if current:
+        out.append(current)
+    return out[:turns]
+
+
+def performed_evidence(ctx: CallContext, first: PhraseSet, performed: PerformedParams,
+                       params: CheckParams) -> PerformedEvidence | None:
+    """The first request the customer answered, or the first statement that the check
+    succeeded, whichever comes first in the call; None when neither happens (the event
+    was only mentioned: a rule, an offer the customer declined, a question that asks for
+    no credential)."""
+    request_set = performed.request or first
+    excluded = set(performed.request_excludes)
+    requests = [(ps, h) for ps, h in request_set.occurrences(ctx, params, use_fuzzy=False)
+                if h.entry.category not in excluded]
+    answered: PerformedEvidence | None = None
+    seen: set[int] = set()
+    for ps, hit in requests:
+        if ps.index in seen:
+            continue
+        seen.add(ps.index)
+        answer = _answer_to(ctx, ps, performed)
+        if answer is not None:
+            answered = PerformedEvidence((ps, hit), answer)
+            break
+    confirmed = None
+    if performed.confirmed is not None:
+        found = performed.confirmed.occurrences(ctx, params, use_fuzzy=False, first_only=True)
+        confirmed = found[0] if found else None
+    if confirmed is not None and (answered is None
+                                  or confirmed[0].index < answered.request[0].index):
+        return PerformedEvidence(None, None, confirmed)
+    return answered
+
+
+def _answer_to(ctx: CallContext, request: PreparedSegment, performed: PerformedParams
+               ) -> tuple[PreparedSegment, PhraseHit] | None:
+    yes_counts = (performed.confirmation is not None and performed.confirm_request is not None
+                  and bool(performed.confirm_request.find(ctx, request)))
+    for turn in customer_turns(ctx, request.index, performed.answer_turns):
+        for ps in turn:
+            hits = list(performed.answer.find(ctx, ps))
+            if yes_counts:
+                hits += performed.confirmation.find(ctx, ps)
+            if hits:
+                return ps, min(hits, key=lambda h: h.start)
+        if performed.refusal is not None and any(performed.refusal.find(ctx, ps) for ps in turn):
+            return None
+    return None
+
+
+def _performed_findings(item_id: str, params: "SequenceParams", evidence: PerformedEvidence
+                        ) -> list[Finding]:
+    name = params.performed.name if params.performed is not None else "performed"
+    reason = (f"{params.then_name} not found, but {params.first_name} was carried out, "
+              f"so the call turned to the account")
+    if evidence.confirmed is not None:
+        ps, hit = evidence.confirmed
+        said = ps.match.evidence(hit.start, hit.end)
+        return [_hit_finding(item_id, "sequence", ps, hit.start, hit.end, True,
+                             f"{name}: the agent confirmed the check succeeded, '{said}' at "
+                             f"{_fmt_t(ps.time_at(hit.start))}; {reason}")]
+    (rps, rhit), (aps, ahit) = evidence.request, evidence.answer
+    asked = rps.match.evidence(rhit.start, rhit.end)
+    answered = aps.match.evidence(ahit.start, ahit.end)
+    where = (f"the agent asked '{asked}' at {_fmt_t(rps.time_at(rhit.start))} and the customer "
+             f"answered '{answered}' at {_fmt_t(aps.time_at(ahit.start))}")
+    return [_hit_finding(item_id, "sequence", rps, rhit.start, rhit.end, True,
+                         f"{name}: {where}; {reason}"),
+            _hit_finding(item_id, "sequence", aps, ahit.start, ahit.end, True,
+                         f"{name}: the customer's answer to '{asked}'")]
+
+
 class SequenceParams(CheckParams):
     type: Literal["sequence"]
     first: PhraseSet
     then: PhraseSet
     first_name: str = "the first event"
     then_name: str = "the second event"
+    performed: PerformedParams | None = Field(
+        default=None, description="when `then` never occurs, pass if `first` was carried out")
+
+    def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
+             models: Mapping[str, Any] | None = None) -> None:
+        super().bind(lexicons, models)
+        if self.performed is not None:
+            for phrase_set in self.performed.phrase_sets():
+                phrase_set.bind(lexicons, models)
 
 
 @check("sequence", SequenceParams)
 def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> list[Finding]:
     """`first` must happen before the first `then`; not applicable when `then` never
-    happens (e.g. no account information disclosed, so no verification needed)."""
+    happens (e.g. no account information disclosed, so no verification needed), unless
+    `performed` is set and shows `first` was carried out (a request answered, a check
+    confirmed): then passed, the findings naming the request and the answer with times."""
     thens = params.then.occurrences(ctx, params, use_fuzzy=False, first_only=True)
     if not thens:
+        if params.performed is not None:
+            evidence = performed_evidence(ctx, params.first, params.performed, params)
+            if evidence is not None:
+                return _performed_findings(item_id, params, evidence)
         return [Finding(item_id, "sequence", None, params.then.speaker, detail=(
             f"not applicable: {params.then_name} does not occur"))]
     then_ps, then_hit = thens[0]

@@ -1112,8 +1112,7 @@ def _answer_to(ctx: CallContext, request: PreparedSegment, performed: PerformedP
 def _performed_findings(item_id: str, params: "SequenceParams", evidence: PerformedEvidence
                         ) -> list[Finding]:
     name = params.performed.name if params.performed is not None else "performed"
-    reason = (f"{params.then_name} not found, but {params.first_name} was carried out, "
-              f"so the call turned to the account")
+    reason = f"no {params.then_name} found, but {params.first_name} was carried out"
     if evidence.confirmed is not None:
         ps, hit = evidence.confirmed
         said = ps.match.evidence(hit.start, hit.end)

@@ -244,6 +244,75 @@ def test_verification_before_disclosure_passes():
     assert passed(run(SEQ, t)) is True
 
 
+PERFORMED = dict(SEQ, performed={
+    "answer": {"speaker": "customer", "pinyin": False, "homophone_patterns": ["[0-9]{3,}"]},
+    "confirm_request": {"pinyin": False, "patterns": ["本人吗"]},
+    "confirmation": {"speaker": "customer", "pinyin": False, "patterns": ["^(是|对)"]},
+    "refusal": {"speaker": "customer", "pinyin": False, "patterns": ["不用了|不方便"]},
+    "confirmed": {"pinyin": False, "patterns": ["核实通过"]}})
+
+
+def test_a_request_the_customer_answers_passes_without_disclosure_and_says_why():
+    t = transcript([("agent", 0.0, 3.0, "请提供身份证后四位"), ("customer", 3.5, 5.0, "幺三零八"),
+                    ("agent", 6.0, 9.0, "好的 这个问题我帮您记录下来")])
+    request, answer = run(PERFORMED, t)
+    assert request.passed is True and answer.passed is True
+    assert request.evidence == "身份证后四位" and request.speaker == "agent"
+    assert answer.evidence == "幺三零八" and answer.speaker == "customer" and answer.start == 3.5
+    assert "asked '身份证后四位' at 1.0 s" in request.detail
+    assert "answered '幺三零八' at 3.5 s" in request.detail
+
+
+def test_without_performed_the_same_call_stays_not_applicable():
+    t = transcript([("agent", 0.0, 3.0, "请提供身份证后四位"), ("customer", 3.5, 5.0, "幺三零八")])
+    assert passed(run(SEQ, t)) is None
+
+
+def test_a_mention_of_verification_without_an_answer_stays_not_applicable():
+    t = transcript([("agent", 0.0, 3.0, "查具体情况要先核实一下您的身份"),
+                    ("customer", 3.5, 5.0, "那我下次再说吧"),
+                    ("agent", 6.0, 9.0, "好的 一般来说年费是两百元")])
+    assert passed(run(PERFORMED, t)) is None
+
+
+def test_a_customer_who_declines_is_not_verified_even_if_digits_come_later():
+    t = transcript([("agent", 0.0, 3.0, "我先核实一下您的身份"), ("customer", 3.5, 5.0, "不用了 我就问问"),
+                    ("agent", 6.0, 9.0, "好的"), ("customer", 9.5, 12.0, "你们电话是95555吧")])
+    assert passed(run(PERFORMED, t)) is None
+
+
+def test_an_answer_only_counts_in_the_customers_next_turns():
+    rows = [("agent", 0.0, 3.0, "请提供身份证后四位"), ("customer", 3.5, 5.0, "稍等我找一下")]
+    rows += [("agent", 6.0 + 4 * i, 8.0 + 4 * i, "好的") if i % 2 == 0 else
+             ("customer", 6.0 + 4 * i, 8.0 + 4 * i, "嗯") for i in range(4)]
+    rows.append(("customer", 30.0, 32.0, "找到了 二三四五"))
+    assert passed(run(PERFORMED, t := transcript(rows))) is None
+    assert passed(run(dict(PERFORMED, performed=dict(PERFORMED["performed"], answer_turns=4)), t)) is True
+
+
+def test_a_yes_counts_only_to_a_request_that_asks_for_one():
+    yes_to_identity = transcript([("agent", 0.0, 3.0, "请问您是持卡人本人吗 身份证后四位呢"),
+                                  ("customer", 3.5, 5.0, "是的")])
+    yes_to_a_mention = transcript([("agent", 0.0, 3.0, "办理前需要核实一下您的身份 可以吗"),
+                                   ("customer", 3.5, 5.0, "是的 不过今天先不办")])
+    assert passed(run(PERFORMED, yes_to_identity)) is True
+    assert passed(run(PERFORMED, yes_to_a_mention)) is None
+
+
+def test_the_agent_confirming_the_check_is_enough_and_is_the_evidence():
+    t = transcript([("agent", 0.0, 3.0, "系统显示您在语音里已经核实通过了"),
+                    ("customer", 3.5, 5.0, "对")])
+    [f] = run(PERFORMED, t)
+    assert f.passed is True and f.evidence == "核实通过" and "confirmed the check" in f.detail
+
+
+def test_performed_does_not_rescue_a_disclosure_before_verification():
+    t = transcript([("agent", 0.0, 3.0, "您本期账单是三千元"),
+                    ("agent", 4.0, 6.0, "请提供身份证后四位"), ("customer", 6.5, 8.0, "一二三四")])
+    [f] = run(PERFORMED, t)
+    assert f.passed is False and "您本期账单" in f.evidence
+
+
 # --- hold -----------------------------------------------------------------------------------
 
 HOLD = {"type": "hold", "ask": {"phrases": ["请您稍等", "请稍等"]},

@@ -9,6 +9,9 @@ rules and not taken from any labelled set:
 - `disclose`: said with no verification — `fail` when it discloses or changes account
   information ("you currently owe …", 您目前逾期了十五天), `na` when it does not (a general
   rate, an offer: 可以帮您办理挂失).
+- `perform`: `agent request || customer answer`, with nothing disclosed after it — `pass`
+  when verification was carried out (a credential asked for and given, a keypad entry
+  done), `na` when it was only mentioned or the customer declined.
 - `greet` / `greetx`: the opening line, with / without the call's organisation field;
   `intro`: the opening line with the agent's name known.
 - `forbid`: an agent line — `fail` when forbidden (sarcasm, blame, impatience, threats,
@@ -32,9 +35,10 @@ RUBRIC = {"en": "en-card-services", "zh": "zh-bank-hotline"}
 OPENING = {"en": "hello thank you for calling barclays my name is anna", "zh": "您好招商银行我姓王"}
 BALANCE = {"en": "your balance is two hundred dollars", "zh": "您的账单金额是三千二百元"}
 REPLY = {"en": "okay", "zh": "好的"}
+ONWARD = {"en": "okay let me put you through to the right team", "zh": "好的 我帮您转接专员处理"}
 CALL = {"en": {"organisation": "Barclays", "agent_name": "Anna Smith"},
         "zh": {"organisation": "招商银行", "agent_name": "王敏"}}
-ITEM = {"verify": "verify_identity", "disclose": "verify_identity", "greet": "greeting",
+ITEM = {"verify": "verify_identity", "disclose": "verify_identity", "perform": "verify_identity", "greet": "greeting",
         "greetx": "greeting", "intro": "self_intro", "forbid": "forbidden_words",
         "pw": "password_request", "holdask": "hold_etiquette", "holdthx": "hold_etiquette",
         "close": "closing"}
@@ -65,6 +69,11 @@ def status_of(language: str, kind: str, text: str) -> str:
         rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
                 ("agent", 20, 25, BALANCE[language]), ("customer", 26, 28, reply),
                 ("agent", 29, 33, text)]
+    elif kind == "perform":
+        request, answer = (part.strip() for part in text.split("||"))
+        rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
+                ("agent", 20, 25, request), ("customer", 26, 28, answer),
+                ("agent", 30, 34, ONWARD[language])]
     else:
         rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
                 ("agent", 20, 25, text), ("customer", 26, 28, reply)]
@@ -78,7 +87,7 @@ def status_of(language: str, kind: str, text: str) -> str:
 def test_every_check_and_both_outcomes_are_covered():
     seen = {(p.values[0], p.values[1], p.values[2]) for p in cases()}
     for language in ("en", "zh"):
-        for kind, outcomes in (("verify", ("pass",)), ("disclose", ("fail", "na")),
+        for kind, outcomes in (("verify", ("pass",)), ("disclose", ("fail", "na")), ("perform", ("pass", "na")),
                                ("greetx", ("pass", "fail")), ("intro", ("pass", "fail")),
                                ("forbid", ("pass", "fail")), ("holdask", ("pass", "fail")),
                                ("holdthx", ("pass", "fail")), ("close", ("pass", "fail"))):

@@ -190,3 +190,77 @@ def test_bundled_rubrics_share_the_comparable_item_ids(rubric_id):
     assert {i.id: i for i in rubric.items()}["password_request"].critical
     assert sum(i.points for i in rubric.items()) == 100
     assert {f.id for f in rubric.flags} >= {"customer_abuse"}
+
+
+# --- verify_identity: verification performed, not only mentioned -----------------------------
+
+OPEN = {"zh": [("agent", 0.0, 4.0, "您好招商银行我姓王请问有什么可以帮您")],
+        "en": [("agent", 0.0, 4.0, "hello thank you for calling barclays my name is anna")]}
+RUBRIC_OF = {"zh": "zh-bank-hotline", "en": "en-card-services"}
+
+
+def verify_status(language, rows):
+    call = {"zh": dict(organisation="招商银行", agent_name="王敏"),
+            "en": dict(organisation="Barclays", agent_name="Anna Smith")}[language]
+    rows = OPEN[language] + [(spk, 10.0 + 5 * i, 14.0 + 5 * i, text)
+                             for i, (spk, text) in enumerate(rows)]
+    card = score_transcript(bundled(RUBRIC_OF[language]), transcript(rows, language=language, **call))
+    item = next(i for i in card.items if i.item_id == "verify_identity")
+    return item.status, item.findings
+
+
+@pytest.mark.parametrize("language,rows", [
+    ("zh", [("agent", "麻烦您报一下身份证后六位"), ("customer", "三幺零二二八"),
+            ("agent", "好的 这个诉求我给您登记上了 专员两个工作日内联系您")]),
+    ("zh", [("agent", "请问您的姓名和预留的手机号码"), ("customer", "我叫周立 一五八 二二七零 九九一三"),
+            ("agent", "好的 这个问题我给您转到专线处理")]),
+    ("zh", [("agent", "请在话机上输入身份证后六位 以井号键结束"), ("customer", "按好了"),
+            ("agent", "好的 马上帮您转人工处理")]),
+    ("en", [("agent", "can i take your full name and date of birth please"),
+            ("customer", "it's helen ward the third of june nineteen seventy one"),
+            ("agent", "thanks helen let me transfer you to the complaints team")]),
+    ("en", [("agent", "could you confirm the last four digits of the card"), ("customer", "six oh one nine"),
+            ("agent", "lovely, let me put you through to the team who can help")]),
+], ids=["zh-id-digits", "zh-name-phone", "zh-keypad", "en-name-dob", "en-last-four"])
+def test_verification_performed_passes_when_no_disclosure_is_found(language, rows):
+    status, findings = verify_status(language, rows)
+    assert status == "pass"
+    request, answer = findings
+    assert request.speaker == "agent" and answer.speaker == "customer"
+    assert "customer answered" in request.detail and answer.start > request.start
+
+
+@pytest.mark.parametrize("language,rows", [
+    # an offer to look the account up, declined
+    ("zh", [("agent", "具体到您这张卡的还款日 需要先核实一下您的身份才能查"),
+            ("customer", "不用了 我就想知道一般是怎么规定的"),
+            ("agent", "一般是账单日后二十天左右")]),
+    # the documents to bring to a branch
+    ("zh", [("agent", "办理的时候请带上您本人的身份证原件和银行卡到网点"), ("customer", "好的 要预约吗"),
+            ("agent", "不用预约 直接去就可以")]),
+    # a question about the phone, not a credential asked for
+    ("zh", [("agent", "请问您的手机号最近换过吗"), ("customer", "没有换 一直是这个"),
+            ("agent", "那可能是短信被拦截了 您看一下拦截记录")]),
+    # someone else will verify later
+    ("zh", [("agent", "已经给您登记了 客户经理回电的时候会核对您的身份"), ("customer", "好 谢谢你"),
+            ("agent", "不客气 请问还有其他问题吗")]),
+    # a process described, not carried out
+    ("zh", [("agent", "开户的时候见证人员会视频确认是本人自愿办理"), ("customer", "那大概要多久"),
+            ("agent", "一般十分钟左右")]),
+    # the customer refuses to verify
+    ("zh", [("agent", "为了您的账户安全 先核实一下身份 请提供身份证后四位"),
+            ("customer", "我不想说 你们怎么老问这个"), ("agent", "好的 那我先给您讲一下一般的流程"),
+            ("customer", "行 你说吧")]),
+    ("en", [("agent", "i'd need to verify you before i can look at the account itself"),
+            ("customer", "no thanks i only wanted the general rate"),
+            ("agent", "sure the standard rate is on our website")]),
+    ("en", [("agent", "please bring your passport and a utility bill to the branch"),
+            ("customer", "okay do i need an appointment"), ("agent", "no you can just walk in")]),
+    ("en", [("agent", "for security can you confirm your postcode"),
+            ("customer", "i'd rather not give that over the phone"),
+            ("agent", "that's fine you can also visit a branch")]),
+], ids=["zh-offer-declined", "zh-documents", "zh-phone-question", "zh-later", "zh-process",
+        "zh-refuses", "en-offer-declined", "en-documents", "en-refuses"])
+def test_verification_only_mentioned_or_refused_stays_not_applicable(language, rows):
+    status, _ = verify_status(language, rows)
+    assert status == "na"

@@ -7,8 +7,7 @@ scored with the bundled rubrics. (Each held-out set was measured before the rule
 the README gives those first figures. Where the rules keep a judgement against a set's
 label, its README or the README's "Measured quality" says which and why: holdout6 counts a
 registered phone number alone as verification and a customer hang-up as a missing
-closing, as the older sets do; holdout7's h7-zh-027 is "na" for verification, as nothing
-account-specific is disclosed or changed in it; holdout8's h8-zh-024 is "na" for hold
+closing, as the older sets do; holdout8's h8-zh-024 is "na" for hold
 etiquette, its unannounced pause being 18 s and a silent hold 20 s, as long_silence's dead
 air is and as holdout7's labelling rule said.)
 Every shared item must agree with the labels on at least 95% of the calls of each set and

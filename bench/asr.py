@@ -21,6 +21,9 @@ installed CTranslate2 weights into a checkpoint first (qa.checkpoint; torch need
   gaps, one overlap, one long silence): wall-clock RTF and CPU seconds per audio second,
   each setting once per round, the settings interleaved (`--rounds`), so they share the
   machine's load; the load average is printed with each, and the best round is reported.
+  Every setting runs in a process of its own for its CER clips and for each speed round
+  (in one process, the idle thread pools of the settings loaded before slowed the later
+  ones by 30-60%).
 - Timestamps: each placed clip's first and last segment within 0.5 s of its edges; the
   overlap and the silence found by the overlap and silence checks from the audio.
 - Memory: a separate process per setting transcribes an N-minute 2-channel 8 kHz
@@ -32,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -240,7 +245,11 @@ def main() -> None:
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--setting", default="faster-whisper", help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("cer", "speed"), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.setting, args.checkpoint, args.work)
     if args.memory_child:
         return memory_child(args.memory_child, args.setting, args.checkpoint)
     if not SHARED_AUDIO.is_dir():
@@ -266,26 +275,64 @@ def main() -> None:
                 print("  " + (out.stdout.strip() or out.stderr.strip()[-2000:]))
 
 
+def child(kind: str, setting: str, checkpoint: Path | None, work: Path) -> None:
+    """One setting's CER clips (`cer`) or one transcription of the speed call (`speed`), in
+    a fresh process: the thread pools of another setting's loaded model, idle but there,
+    made every setting in a shared process 30-60% slower. Prints what it measured as the
+    last line, JSON."""
+    transcriber = make_transcriber(parse_setting(setting, checkpoint))
+    print(f"  {setting}: {transcriber.engine_id}", flush=True)
+    if kind == "cer":
+        result = recognition(transcriber, clips(), work)
+    else:
+        with open(work / "call-3min.pickle", "rb") as f:
+            _BUILT[work / "call-3min.wav"] = pickle.load(f)
+        result = speed_and_timestamps(transcriber, work)
+        result["load"] = os.getloadavg()[0]
+    print(json.dumps(result))
+
+
+_ENGINE_SHOWN: set[str] = set()
+
+
+def run_child(kind: str, setting: str, checkpoint: Path | None, work: Path) -> dict:
+    """`child` in a subprocess; its progress lines are printed (the engine line once per
+    setting), its result returned."""
+    cmd = [sys.executable, __file__, "--child", kind, "--setting", setting, "--work", str(work)]
+    if checkpoint:
+        cmd += ["--checkpoint", str(checkpoint)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode or not lines:
+        sys.exit(f"{setting} ({kind}) failed:\n{out.stderr.strip()[-3000:]}")
+    engine, *progress = lines[:-1]
+    if setting not in _ENGINE_SHOWN:
+        _ENGINE_SHOWN.add(setting)
+        print(engine)
+    for line in progress:
+        print(line)
+    return json.loads(lines[-1])
+
+
 def compare(settings: list[str], checkpoint: Path | None, work: Path, args) -> None:
-    transcribers = {}
-    for setting in settings:
-        transcribers[setting] = make_transcriber(parse_setting(setting, checkpoint))
-        print(f"  {setting}: {transcribers[setting].engine_id}")
+    """Each setting in its own process per CER pass and per speed round (the rounds
+    interleaved, so the settings share the machine's load)."""
+    with open(work / "call-3min.pickle", "wb") as f:
+        pickle.dump(speed_call(work / "call-3min.wav"), f)
     recognised = {}
     if not args.no_cer:
         rows = clips()
-        for setting, transcriber in transcribers.items():
+        for setting in settings:
             print(f"\n== CER, {setting}")
-            rec = recognised[setting] = recognition(transcriber, rows, work)
+            rec = recognised[setting] = run_child("cer", setting, checkpoint, work)
             print(f"  CER human clips ({rec['chars']} chars): 16 kHz {rec['cer16']:.3f}, "
                   f"8 kHz {rec['cer8']:.3f}; Traditional characters in output: "
                   f"{rec['traditional'] or 'none'} ({len(rows)} clips x 2 rates)")
     runs: dict[str, list[dict]] = {s: [] for s in settings}
     for round_ in range(1, args.rounds + 1):
         print(f"\n== speed, round {round_}")
-        for setting, transcriber in transcribers.items():
-            speed = speed_and_timestamps(transcriber, work)
-            speed["load"] = os.getloadavg()[0]
+        for setting in settings:
+            speed = run_child("speed", setting, checkpoint, work)
             runs[setting].append(speed)
             print(f"  {setting:<48} wall RTF {speed['wall'] / speed['duration']:.3f} "
                   f"({speed['wall']:.1f} s), CPU {speed['cpu'] / speed['duration']:.3f} s per "

@@ -268,10 +268,8 @@ def main() -> None:
             for setting in settings:
                 print(f"\n== memory, {setting}: {args.long_minutes}-minute 2-channel 8 kHz "
                       f"recording, a clip every {args.long_every:.0f} s")
-                cmd = [sys.executable, __file__, "--memory-child", str(path), "--setting", setting]
-                if checkpoint:
-                    cmd += ["--checkpoint", str(checkpoint)]
-                out = subprocess.run(cmd, capture_output=True, text=True)
+                out = subprocess.run(child_command(setting, checkpoint, "--memory-child", str(path)),
+                                     capture_output=True, text=True)
                 print("  " + (out.stdout.strip() or out.stderr.strip()[-2000:]))
 
 
@@ -292,16 +290,20 @@ def child(kind: str, setting: str, checkpoint: Path | None, work: Path) -> None:
     print(json.dumps(result))
 
 
+def child_command(setting: str, checkpoint: Path | None, *args: str) -> list[str]:
+    """This script run again for one setting (the checkpoint passed on when there is one)."""
+    cmd = [sys.executable, __file__, *args, "--setting", setting]
+    return cmd + ["--checkpoint", str(checkpoint)] if checkpoint else cmd
+
+
 _ENGINE_SHOWN: set[str] = set()
 
 
 def run_child(kind: str, setting: str, checkpoint: Path | None, work: Path) -> dict:
     """`child` in a subprocess; its progress lines are printed (the engine line once per
     setting), its result returned."""
-    cmd = [sys.executable, __file__, "--child", kind, "--setting", setting, "--work", str(work)]
-    if checkpoint:
-        cmd += ["--checkpoint", str(checkpoint)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(child_command(setting, checkpoint, "--child", kind, "--work", str(work)),
+                         capture_output=True, text=True)
     lines = out.stdout.strip().splitlines()
     if out.returncode or not lines:
         sys.exit(f"{setting} ({kind}) failed:\n{out.stderr.strip()[-3000:]}")

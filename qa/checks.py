@@ -1111,7 +1111,7 @@ def _answer_to(ctx: CallContext, request: PreparedSegment, performed: PerformedP
 
 def _performed_findings(item_id: str, params: "SequenceParams", evidence: PerformedEvidence
                         ) -> list[Finding]:
-    name = params.performed.name if params.performed is not None else "performed"
+    name = params.performed.name
     reason = f"no {params.then_name} found, but {params.first_name} was carried out"
     if evidence.confirmed is not None:
         ps, hit = evidence.confirmed

@@ -185,7 +185,8 @@ def _bind_one(params: CheckParams, lexicons: Mapping[str, Sequence[LexiconEntry]
     return []
 
 
-def _status(findings: list[Finding]) -> str:
+def check_status(findings: Sequence[Finding]) -> str:
+    """A check's status from its findings: na when none applies, fail when any failed."""
     if not findings or all(f.passed is None for f in findings):
         return "na"
     return "fail" if any(f.passed is False for f in findings) else "pass"
@@ -195,11 +196,11 @@ def score_item(item: ItemSpec, section_id: str, ctx: CallContext) -> ItemScore:
     """Run an item's checks and turn their findings into points and a status."""
     if item.na_when is not None:
         na_findings = run_check(ctx, item.na_when, item.id)
-        if _status(na_findings) == "pass":
+        if check_status(na_findings) == "pass":
             return ItemScore(item.id, item.name, section_id, "na", 0.0, 0.0, item.critical,
                              tuple(_as_na(f) for f in na_findings))
     per_check = [run_check(ctx, params, item.id) for params in item.checks]
-    statuses = [_status(f) for f in per_check]
+    statuses = [check_status(f) for f in per_check]
     findings = tuple(f for fs in per_check for f in fs)
     applicable = [s for s in statuses if s != "na"]
     if not applicable:

@@ -14,17 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa.checks import PhraseSet, prepare, run_check
+from qa.rubric import check_status
 from qa.rubrics import LexiconDirectory, load_rubric
 from qa.transcripts import iter_transcripts
 
 REPO = Path(__file__).resolve().parent.parent
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
-
-
-def status(findings) -> str:
-    if all(f.passed is None for f in findings):
-        return "na"
-    return "fail" if any(f.passed is False for f in findings) else "pass"
 
 
 def main() -> None:
@@ -47,7 +42,7 @@ def main() -> None:
                 check.bind(lexicons)
                 for t in calls[lang]:
                     label = t.extra["labels"]["verify_identity"]
-                    got = status(run_check(prepare(t), check, item.id))
+                    got = check_status(run_check(prepare(t), check, item.id))
                     total += 1
                     agree += got == label
                     if got != label:

@@ -205,7 +205,7 @@ def verify_status(language, rows):
     rows = OPEN[language] + [(spk, 10.0 + 5 * i, 14.0 + 5 * i, text)
                              for i, (spk, text) in enumerate(rows)]
     card = score_transcript(bundled(RUBRIC_OF[language]), transcript(rows, language=language, **call))
-    item = next(i for i in card.items if i.item_id == "verify_identity")
+    item = items(card)["verify_identity"]
     return item.status, item.findings
 
 

@@ -32,7 +32,7 @@ from qa import store
 from qa.errors import InputError, QAError
 from qa.model import CALL_FIELDS, Call, Transcript, transcript_from_dict
 from qa.rubric import Rubric, score_transcript
-from qa.rubrics import find_rubric, load_rubric
+from qa.rubrics import find_rubric, load_rubric, rubric_fingerprint
 from qa.store import FailureRecord, StoredCall
 from qa.transcripts import decode_transcript_bytes, parse_transcript_json
 
@@ -213,6 +213,7 @@ class WorkItem:
 class WorkerSettings:
     rubric_path: str
     rubric_version: str
+    rubric_fingerprint: str = ""
     keep_original: bool = False
     transcribe: tuple[tuple[str, Any], ...] = ()
 
@@ -322,6 +323,7 @@ def score_item(state: _WorkerState, item: WorkItem) -> StoredCall | FailureRecor
             engine_id=item.engine_id, source_path=item.path,
             source_kind="audio" if item.kind in ("audio", "stored") else "transcript",
             voice=voice, predictions=predictions, keep_original=state.settings.keep_original,
+            rubric_fingerprint=state.settings.rubric_fingerprint or None,
             warnings=[f"missing metadata: {', '.join(missing)}"] if missing else ())
     except QAError as exc:
         reason = exc.reason if isinstance(exc, InputError) and exc.source == item.path else str(exc)
@@ -492,6 +494,7 @@ class BatchRun:
         try:
             self.rubric_path = str(find_rubric(options.rubric).resolve())
             self.rubric_id, self.rubric_version = rubric_header(self.rubric_path)
+            self.rubric_fingerprint = rubric_fingerprint(Path(self.rubric_path))
         except QAError as exc:
             raise BatchError(f"bad rubric: {exc}") from None
         self.rubric: Rubric | None = None  # loaded (seconds) only when there is work
@@ -506,7 +509,8 @@ class BatchRun:
         self._pending_failures.append(failure)
 
     def _key(self, content: str, engine_id: str) -> str:
-        return store.work_key(content, self.rubric_id, self.rubric_version, engine_id)
+        return store.work_key(content, self.rubric_id, self.rubric_version, engine_id,
+                              self.rubric_fingerprint)
 
     def _engine(self) -> str | None:
         if self._asr_engine is False:
@@ -617,18 +621,19 @@ class BatchRun:
         self.summary.total = len(inputs) + len(failures)
         self.summary.warnings += warnings
         self.done = store.done_work_keys(self.db)
+        self._warn_of_changed_rubric()
         self.index = store.call_index(self.db)
         self.by_audio = {e.audio_sha256: (cid, e.engine_id) for cid, e in self.index.items()
                          if e.audio_sha256}
         self.summary.run_id = store.start_run(
             self.db, input=str(o.path) if o.path else None,
             manifest=str(o.manifest) if o.manifest else None, rubric_id=self.rubric_id,
-            rubric_version=self.rubric_version, executor=o.executor, workers=o.workers,
-            total=self.summary.total)
+            rubric_version=self.rubric_version, rubric_fingerprint=self.rubric_fingerprint,
+            executor=o.executor, workers=o.workers, total=self.summary.total)
         for failure in failures:
             self._fail(failure)
-        settings = WorkerSettings(self.rubric_path, self.rubric_version, o.keep_original,
-                                  tuple(sorted(o.transcribe.items())))
+        settings = WorkerSettings(self.rubric_path, self.rubric_version, self.rubric_fingerprint,
+                                  o.keep_original, tuple(sorted(o.transcribe.items())))
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         executor: list = []
 
@@ -662,12 +667,24 @@ class BatchRun:
         self._close_run(status)
         return self.summary
 
+    def _warn_of_changed_rubric(self) -> None:
+        in_force = store.rubric_fingerprints_in_force(self.db, self.rubric_id, self.rubric_version)
+        changed = sum(n for fingerprint, n in in_force.items()
+                      if fingerprint != self.rubric_fingerprint)
+        if changed:
+            self.summary.warnings.append(
+                f"rubric {self.rubric_id} {self.rubric_version}: {changed} call(s) in the "
+                "database were scored under this version by other rules (its YAML, lexicons "
+                "or models have changed since); those in this run are scored again. Give the "
+                "rubric a new version so that reports can tell the scores apart")
+
     def _load_rubric(self, settings: WorkerSettings) -> None:
         try:
             self.rubric = load_rubric(self.rubric_path)
         except QAError as exc:
             raise BatchError(f"bad rubric: {exc}") from None
-        if (self.rubric.id, self.rubric.version) != (self.rubric_id, self.rubric_version):
+        if ((self.rubric.id, self.rubric.version) != (self.rubric_id, self.rubric_version)
+                or rubric_fingerprint(Path(self.rubric_path)) != self.rubric_fingerprint):
             raise BatchError(f"{self.rubric_path}: changed while the run started")
         _state(settings, self.rubric)  # forked workers inherit it
 

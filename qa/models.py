@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,25 +21,13 @@ import skops.io as sio
 
 from qa.classify import TASKS, SegmentModel, TextModel, vectorizers_of
 from qa.errors import InputError
+from qa.model_paths import bundled_models_dir, find_model_dir, model_dirs  # noqa: F401 (re-exported)
 
 CARD_VERSION = 1
 
 
 class ModelError(InputError):
     """A model directory that cannot be used."""
-
-
-def bundled_models_dir() -> Path:
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "_bundled" / "models", package.parent / "models"):
-        if candidate.is_dir():
-            return candidate
-    return package.parent / "models"
-
-
-def model_dirs() -> list[Path]:
-    extra = [Path(p) for p in os.environ.get("QA_MODELS_PATH", "").split(os.pathsep) if p]
-    return extra + [bundled_models_dir()]
 
 
 BASELINE_FILE = "baseline_nb.skops"
@@ -203,10 +190,7 @@ class ModelDirectory:
         self._cache: dict[str, SegmentModel | TextModel] = {}
 
     def path(self, name: str) -> Path | None:
-        for directory in self.directories:
-            if (directory / name / "card.json").is_file():
-                return directory / name
-        return None
+        return find_model_dir(name, self.directories)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self._cache or self.path(name) is not None)

@@ -8,15 +8,18 @@ Lexicons are `lexicons/NAME.txt` beside the rubric: one phrase a line, optionall
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any, Iterator
 
 import yaml
 from pydantic import ValidationError
 
 from qa.errors import RubricError
 from qa.matcher import LexiconEntry
+from qa.model_paths import find_model_dir
 from qa.rubric import Rubric
 
 SEVERITIES = ("minor", "major", "critical", "-", "")
@@ -53,6 +56,53 @@ def find_rubric(name_or_path: str) -> Path:
                 return candidate
     known = sorted({p.stem for d in rubric_dirs() if d.is_dir() for p in d.glob("*.y*ml")})
     raise RubricError(name_or_path, "", f"unknown rubric (known: {', '.join(known) or 'none'})")
+
+
+def named_lexicons_and_models(data: Any) -> Iterator[tuple[str, str]]:
+    """("lexicon" | "model", name) for every lexicon and model a rubric's YAML names, at
+    any depth: `lexicon`, `allow_lexicon`, `tone_model`, `model` and any `*_lexicon` or
+    `*_model` key with a string value."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, str) and isinstance(key, str):
+                if key == "lexicon" or key.endswith("_lexicon"):
+                    yield "lexicon", value
+                elif key == "model" or key.endswith("_model"):
+                    yield "model", value
+            else:
+                yield from named_lexicons_and_models(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from named_lexicons_and_models(value)
+
+
+def rubric_fingerprint(path: Path) -> str:
+    """A SHA-256 (hex) of everything that decides a rubric's scores besides the code: the
+    YAML file, each lexicon file it names and each file of each model it names. Read
+    without building the rubric, so a batch can tell cheaply whether calls scored under
+    the same version were scored by the same rules. A lexicon or model that cannot be
+    found counts as missing (binding the rubric reports it); raises RubricError when the
+    YAML cannot be read."""
+    try:
+        text = path.read_bytes()
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RubricError(str(path), "", f"cannot read the rubric: {exc}") from None
+    digest = hashlib.sha256(b"rubric\0" + text)
+    for kind, name in sorted(set(named_lexicons_and_models(data))):
+        files: list[Path] = []
+        if kind == "lexicon":
+            files = [path.parent / "lexicons" / f"{name}.txt"]
+        else:
+            directory = find_model_dir(name)
+            files = sorted(f for f in directory.iterdir() if f.is_file()) if directory else []
+        digest.update(f"\0{kind}\0{name}".encode("utf-8"))
+        for file in files:
+            try:
+                digest.update(f"\0{file.name}\0".encode("utf-8") + file.read_bytes())
+            except OSError:
+                digest.update(f"\0{file.name}\0missing".encode("utf-8"))
+    return digest.hexdigest()
 
 
 def parse_lexicon(text: str, source: str) -> list[LexiconEntry]:
@@ -114,6 +164,10 @@ class LexiconDirectory:
 
     def __iter__(self):
         return iter(sorted(p.stem for p in self.directory.glob("*.txt")))
+
+    def read(self) -> list[str]:
+        """The names of the lexicons read so far."""
+        return sorted(self._cache)
 
     def __len__(self) -> int:
         return len(list(self.directory.glob("*.txt")))

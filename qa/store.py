@@ -16,8 +16,10 @@ Tables (schema version in `schema_version`, upgraded in place by `MIGRATIONS`):
   people, and reveals (who was shown unmasked text): append-only (triggers refuse UPDATE
   and DELETE), an audit trail.
 
-Idempotency: a score's `work_key` is the hash of the call's content hash, the rubric id
-and version and the engine id; `done_work_keys` is what the batch skips.
+Idempotency: a score's `work_key` is the hash of the call's content hash, the rubric id,
+version and fingerprint (qa.rubrics.rubric_fingerprint: its YAML, lexicons and models)
+and the engine id; `done_work_keys` is what the batch skips. So a lexicon edited without
+a new version still re-scores, and `rubric_fingerprint` tells such scores apart.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from qa.errors import InputError
 from qa.model import Finding, Scorecard, Transcript, transcript_to_dict
 from qa.text import redact, to_display
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 ITEM_STATUSES = ("pass", "fail", "na", "critical")
 REVIEW_PURPOSES = ("review", "calibration")
 DISPUTE_OUTCOMES = ("accepted", "rejected")
@@ -209,6 +211,14 @@ def _migration_5(db: Database) -> None:
     db["sign_ins"].create_index(["name", "attempt_id"], if_not_exists=True)
 
 
+def _migration_6(db: Database) -> None:
+    """The fingerprint of the rubric's content (YAML, lexicons, models) behind each score
+    and run: scores under one version but different rules can be told apart."""
+    for table in ("scores", "runs"):
+        if "rubric_fingerprint" not in db[table].columns_dict:
+            db[table].add_column("rubric_fingerprint", str)
+
+
 # (version, what it adds, function). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "calls, transcripts, segments with trigram FTS, scores, runs, failures", _migration_1),
@@ -216,6 +226,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (3, "users of the reviewer UI (hashed passwords), review assignments", _migration_3),
     (4, "reviewers' call labels for training the classifiers", _migration_4),
     (5, "audit of who saw unmasked call text; sign-in attempts", _migration_5),
+    (6, "rubric content fingerprint of scores and runs", _migration_6),
 )
 
 
@@ -308,10 +319,12 @@ def content_hash(data: bytes, metadata: Mapping[str, Any] | None = None) -> str:
     return digest.hexdigest()
 
 
-def work_key(content_sha256: str, rubric_id: str, rubric_version: str, engine_id: str) -> str:
-    """The idempotency key of scoring one input with one rubric version and engine."""
-    return hashlib.sha256("\0".join((content_sha256, rubric_id, rubric_version, engine_id))
-                          .encode("utf-8")).hexdigest()
+def work_key(content_sha256: str, rubric_id: str, rubric_version: str, engine_id: str,
+             rubric_fingerprint: str = "") -> str:
+    """The idempotency key of scoring one input with one rubric (version and content) and
+    engine."""
+    parts = (content_sha256, rubric_id, rubric_version, engine_id, rubric_fingerprint)
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
 # --- rows built in workers (pure: no database access) ----------------------------------
@@ -360,7 +373,8 @@ def _finding_row(f: Finding, call_id: str, is_flag: bool, display: Sequence[str]
 def build_stored_call(transcript: Transcript, card: Scorecard, *, content_sha256: str,
                       work_key: str, engine_id: str, source_path: str, source_kind: str,
                       voice: Any = None, predictions: Mapping[str, Any] | None = None,
-                      warnings: Sequence[str] = (), keep_original: bool = False) -> StoredCall:
+                      warnings: Sequence[str] = (), keep_original: bool = False,
+                      rubric_fingerprint: str | None = None) -> StoredCall:
     """The rows of a scored call. Display text and evidence have card, ID and phone
     numbers and spoken secrets masked; with `keep_original` the unmasked text of a masked
     segment is kept in `segments.original_text`."""
@@ -398,8 +412,8 @@ def build_stored_call(transcript: Transcript, card: Scorecard, *, content_sha256
                          "duration": voice.duration}
     score = {
         "call_id": call_id, "work_key": work_key, "rubric_id": card.rubric_id,
-        "rubric_version": card.rubric_version, "engine_id": engine_id,
-        "content_sha256": content_sha256, "total": card.total,
+        "rubric_version": card.rubric_version, "rubric_fingerprint": rubric_fingerprint,
+        "engine_id": engine_id, "content_sha256": content_sha256, "total": card.total,
         "calculated_total": card.calculated_total, "max_total": card.max_total,
         "percent": card.percent, "stars": card.stars, "passed": int(card.passed),
         "critical_failed": int(card.critical_failed),
@@ -506,6 +520,14 @@ def call_index(db: Database) -> dict[str, StoredCallIndex]:
 def done_work_keys(db: Database) -> set[str]:
     """The work keys already scored (what a batch run skips)."""
     return {r[0] for r in db.execute("SELECT work_key FROM scores WHERE work_key IS NOT NULL")}
+
+
+def rubric_fingerprints_in_force(db: Database, rubric_id: str, rubric_version: str) -> dict[str, int]:
+    """{fingerprint: number of calls} of the current scores under one rubric version
+    (fingerprint "" for scores written before fingerprints were kept)."""
+    return {r[0] or "": r[1] for r in db.execute(
+        "SELECT rubric_fingerprint, COUNT(*) FROM scores WHERE is_current = 1 "
+        "AND rubric_id = ? AND rubric_version = ? GROUP BY 1", (rubric_id, rubric_version))}
 
 
 def stored_transcript(db: Database, call_id: str) -> tuple[str, str | None, dict] | None:

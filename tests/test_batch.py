@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from qa.batch import TRANSCRIBE_UNAVAILABLE
 from tests.batchdata import (SAMPLES, content_digest, query, scalar, write_calls,
@@ -132,20 +133,25 @@ def test_bad_inputs_are_recorded_as_failures_and_the_rest_completes(tmp_path):
         scalar(db, "SELECT content_sha256 FROM failures WHERE path LIKE '%twin.json'")
 
 
-def test_a_new_rubric_version_re_scores_and_keeps_the_old_score_as_history(tmp_path):
+def three_calls_scored_with_a_copied_rubric(tmp_path: Path) -> tuple[Path, Path]:
+    """(the copied zh rubric's YAML, the database) after a first run over tmp_path/in."""
     write_calls(tmp_path / "in", 3)
-    rubric_dir = tmp_path / "rubrics"
-    shutil.copytree(REPO / "rubrics", rubric_dir)
-    path = rubric_dir / "zh-bank-hotline.yaml"
-    db = tmp_path / "qa.db"
+    shutil.copytree(REPO / "rubrics", tmp_path / "rubrics")
+    path, db = tmp_path / "rubrics" / "zh-bank-hotline.yaml", tmp_path / "qa.db"
     assert batch(str(tmp_path / "in"), db=db, rubric=str(path)).returncode == 0
+    return path, db
+
+
+def test_a_new_rubric_version_re_scores_and_keeps_the_old_score_as_history(tmp_path):
+    path, db = three_calls_scored_with_a_copied_rubric(tmp_path)
     text = path.read_text(encoding="utf-8")
-    assert 'version: "1.0.0"' in text
-    path.write_text(text.replace('version: "1.0.0"', 'version: "1.1.0"', 1), encoding="utf-8")
+    version = yaml.safe_load(text)["version"]
+    path.write_text(text.replace(f'version: "{version}"', 'version: "99.0.0"', 1), encoding="utf-8")
     result = batch(str(tmp_path / "in"), db=db, rubric=str(path))
     assert "scored 3, skipped 0" in result.stderr, result.stderr
+    assert "other rules" not in result.stderr  # a new version: nothing to warn of
     assert query(db, "SELECT rubric_version, is_current, COUNT(*) FROM scores GROUP BY 1, 2 "
-                     "ORDER BY 1") == [("1.0.0", 0, 3), ("1.1.0", 1, 3)]
+                     "ORDER BY 1") == [(version, 0, 3), ("99.0.0", 1, 3)]
 
 
 def test_a_changed_file_at_the_same_path_replaces_the_call(tmp_path):
@@ -348,3 +354,21 @@ def test_on_a_terminal_a_progress_bar_shows_the_rate_and_the_time_left(tmp_path)
     assert "━" in screen and "calls/s" in screen and "ETA" in screen
     assert "3/3" in screen and "batch: 3/3" not in screen  # the bar, not log lines
     assert "completed: scored 3" in screen
+
+
+def test_an_edited_lexicon_under_the_same_version_re_scores_with_a_warning(tmp_path):
+    path, db = three_calls_scored_with_a_copied_rubric(tmp_path)
+    with (path.parent / "lexicons" / "zh-forbidden.txt").open("a", encoding="utf-8") as lexicon:
+        lexicon.write("爱咋咋地\n")
+    edited = batch(str(tmp_path / "in"), db=db, rubric=str(path))
+    assert edited.returncode == 0, edited.stderr
+    assert "scored 3, skipped 0" in edited.stderr, edited.stderr
+    assert "3 call(s) in the database were scored under this version by other rules" in edited.stderr
+    rows = query(db, "SELECT rubric_version, is_current, rubric_fingerprint FROM scores "
+                     "ORDER BY score_id")
+    version = yaml.safe_load(path.read_text(encoding="utf-8"))["version"]
+    assert [(v, c) for v, c, _ in rows] == [(version, 0)] * 3 + [(version, 1)] * 3
+    assert len({f for _, _, f in rows[:3]}) == len({f for _, _, f in rows[3:]}) == 1
+    assert rows[0][2] != rows[3][2]
+    again = batch(str(tmp_path / "in"), db=db, rubric=str(path))
+    assert "scored 0, skipped 3" in again.stderr and "other rules" not in again.stderr

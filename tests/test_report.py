@@ -14,7 +14,7 @@ import pytest
 
 from qa.errors import InputError
 from qa.report.period import parse_period
-from tests.conftest import REPO, run_qa
+from tests.conftest import REPO, bundled, run_qa
 
 TODAY = dt.date(2026, 12, 1)
 
@@ -135,7 +135,7 @@ def test_an_agent_pdf_names_the_agent_in_chinese_and_renders_a_page_that_is_not_
     assert done.returncode == 0, done.stderr
     text = _pdf_text(pdf)
     assert "王敏" in text and "A017" in text and "2026-11" in text
-    assert "zh-bank-hotline@1.0.0" in text          # the rubric version behind the scores
+    assert f"zh-bank-hotline@{bundled('zh-bank-hotline').version}" in text  # the rubric behind the scores
     assert "结束语要完整" in text                      # the reviewer's coaching note
     assert "rejected" in text                         # the dispute and its outcome
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 
 import pytest
+import yaml
 
 from qa.errors import RubricError
+from qa.models import ModelDirectory
 from qa.rubric import score_transcript
-from qa.rubrics import parse_lexicon, rubric_from_yaml
-from tests.conftest import bundled, transcript
+from qa.rubrics import (LexiconDirectory, named_lexicons_and_models, load_rubric, parse_lexicon,
+                        rubric_fingerprint, rubric_from_yaml)
+from tests.conftest import REPO, bundled, transcript
 
 SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
@@ -264,3 +268,40 @@ def test_verification_performed_passes_when_no_disclosure_is_found(language, row
 def test_verification_only_mentioned_or_refused_stays_not_applicable(language, rows):
     status, _ = verify_status(language, rows)
     assert status == "na"
+
+
+@pytest.mark.parametrize("rubric_id", ["zh-bank-hotline", "en-card-services"])
+def test_the_fingerprint_covers_every_lexicon_and_model_the_rubric_reads(rubric_id, tmp_path):
+    shutil.copytree(REPO / "rubrics", tmp_path / "rubrics")
+    path = tmp_path / "rubrics" / f"{rubric_id}.yaml"
+    lexicons = LexiconDirectory(tmp_path / "rubrics" / "lexicons")
+    rubric = load_rubric(str(path), bind=False)
+    assert rubric.bind(lexicons, ModelDirectory()) == []
+    named = {name for kind, name in named_lexicons_and_models(yaml.safe_load(path.read_text(encoding="utf-8")))
+             if kind == "lexicon"}
+    assert named == set(lexicons.read())
+    before = rubric_fingerprint(path)
+    assert rubric_fingerprint(path) == before
+    for name in lexicons.read():
+        lexicon = tmp_path / "rubrics" / "lexicons" / f"{name}.txt"
+        text = lexicon.read_text(encoding="utf-8")
+        lexicon.write_text(text + "新加的一行\n", encoding="utf-8")
+        assert rubric_fingerprint(path) != before, name
+        lexicon.write_text(text, encoding="utf-8")
+    assert rubric_fingerprint(path) == before
+    unused = tmp_path / "rubrics" / "lexicons" / "not-used-by-any-rubric.txt"
+    unused.write_text("无关\n", encoding="utf-8")
+    assert rubric_fingerprint(path) == before
+
+
+def test_the_fingerprint_changes_with_the_tone_model_it_names(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "rubrics", tmp_path / "rubrics")
+    path = tmp_path / "rubrics" / "zh-bank-hotline.yaml"
+    before = rubric_fingerprint(path)
+    shutil.copytree(REPO / "models" / "agent_tone_zh", tmp_path / "models" / "agent_tone_zh")
+    monkeypatch.setenv("QA_MODELS_PATH", str(tmp_path / "models"))
+    assert rubric_fingerprint(path) == before  # the same files found elsewhere
+    card = tmp_path / "models" / "agent_tone_zh" / "card.json"
+    card.write_text(card.read_text(encoding="utf-8").replace("{", '{"retrained": true, ', 1),
+                    encoding="utf-8")
+    assert rubric_fingerprint(path) != before

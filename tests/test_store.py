@@ -43,7 +43,9 @@ def test_a_version_1_database_is_upgraded_in_place_and_keeps_its_data(tmp_path, 
     path = tmp_path / "old.db"
     old = store.open_store(path, upgrade=False)
     assert store.migrate(old, target=1) == 1
-    store.write_calls(old, [stored(zh_rubric, "c-0001")])
+    written_by_version_1 = stored(zh_rubric, "c-0001")
+    del written_by_version_1.score["rubric_fingerprint"]  # a column of migration 6
+    store.write_calls(old, [written_by_version_1])
     assert "reviews" not in old.table_names()
     old.close()
 
@@ -54,6 +56,8 @@ def test_a_version_1_database_is_upgraded_in_place_and_keeps_its_data(tmp_path, 
     assert store.get_call(upgraded, "c-0001")["agent_name"] == "王敏"
     assert "idx_item_scores_item_id_status" in {i.name for i in upgraded["item_scores"].indexes}
     assert store.add_review(upgraded, "c-0001", "qa.lead", item_id="greeting") > 0
+    assert store.rubric_fingerprints_in_force(upgraded, "zh-bank-hotline", zh_rubric.version) \
+        == {"": 1}  # scored before fingerprints were kept
     assert store.integrity_check(upgraded) == "ok"
 
 
@@ -120,7 +124,7 @@ def test_a_new_rubric_version_keeps_the_old_score_as_history(db, zh_rubric):
     rows = query(db.conn.execute("PRAGMA database_list").fetchone()[2],
                  "SELECT rubric_version, is_current FROM scores WHERE call_id = 'c-0001' "
                  "ORDER BY score_id")
-    assert rows == [("1.0.0", 0), ("2.0.0", 1)]
+    assert rows == [(zh_rubric.version, 0), ("2.0.0", 1)]
     assert store.count_calls(db) == 6
 
 

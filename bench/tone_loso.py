@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/tone_loso.py                      # the recipe as shipped
     .venv/bin/python bench/tone_loso.py --language zh --grid c=1,3,10 rude_weight=-,5
-    .venv/bin/python bench/tone_loso.py --thresholds 0.5,0.6,0.7 --show-misses
+    .venv/bin/python bench/tone_loso.py --thresholds 0.7,0.8 --show-misses
+    .venv/bin/python bench/tone_loso.py --dialogues /work/shared/data/dialogues  # from a worktree
 
 For each labelled set (tests/data/labelled, holdout, holdout2 .. holdout9) and language,
 a tone model is trained by the recipe on the other sets' agent segments plus the
@@ -213,8 +214,9 @@ def main() -> None:
         dialogues = dialogue_segments(args.dialogues, check) if language == "zh" else []
         lexicon_flags = len({(d.call_id, d.index) for d in dialogues if d.lexicon_hit})
         print(f"{language}: {sum(map(len, segments.values()))} agent segments in "
-              f"{len(SETS)} sets; real dialogues: {len(dialogues)} agent turns, "
-              f"{lexicon_flags} flagged by the lexicon alone")
+              f"{len(SETS)} sets; " + (f"real dialogues: {len(dialogues)} agent turns, "
+                                       f"{lexicon_flags} flagged by the lexicon alone"
+                                       if dialogues else "real dialogues: not measured"))
         thresholds = ([float(t) for t in args.thresholds.split(",")] if args.thresholds
                       else [recipe.THRESHOLD[language]])
         for hyper in parse_grid(args.grid):

@@ -48,18 +48,19 @@ def normalise_for_model(text: str) -> str:
     return match_text(to_display(text)).text
 
 
-def tone_pipeline(language: str, c: float = 3.0) -> Pipeline:
-    """Character n-gram TF-IDF + class-balanced logistic regression. Chinese: 1-3
-    character n-grams; English: 2-5 character n-grams within words."""
-    if language.startswith("zh"):
-        vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
-                                     sublinear_tf=True)
-    else:
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                                     sublinear_tf=True)
+def tone_pipeline(language: str, c: float = 3.0, ngram_range: tuple[int, int] | None = None,
+                  min_df: int = 2, rude_weight: float | None = None) -> Pipeline:
+    """Character n-gram TF-IDF + logistic regression. Chinese: 1-3 character n-grams;
+    English: 2-5 character n-grams within words (`ngram_range` overrides). Classes are
+    balanced, or, with `rude_weight`, the rude class weighs that much against 1."""
+    chinese = language.startswith("zh")
+    vectorizer = TfidfVectorizer(analyzer="char" if chinese else "char_wb",
+                                 ngram_range=ngram_range or ((1, 3) if chinese else (2, 5)),
+                                 min_df=min_df, sublinear_tf=True)
+    weights: Any = "balanced" if rude_weight is None else {0: 1.0, 1: rude_weight}
     return Pipeline([
         ("features", vectorizer),
-        ("model", LogisticRegression(C=c, class_weight="balanced", max_iter=3000)),
+        ("model", LogisticRegression(C=c, class_weight=weights, max_iter=3000)),
     ])
 
 
@@ -285,22 +286,24 @@ class SegmentModel:
 
 
 def train_segment_model(name: str, texts: Sequence[str], labels: Sequence[int],
-                        language: str, c: float = 3.0) -> SegmentModel:
-    """Fit a tone pipeline on display texts with 0/1 labels. Raises ValueError when the
-    data has a single class or no text."""
+                        language: str, c: float = 3.0, **hyper_parameters: Any) -> SegmentModel:
+    """Fit a tone pipeline (tone_pipeline's `hyper_parameters` beside C) on display texts
+    with 0/1 labels. Raises ValueError when the data has a single class or no text."""
     if not texts:
         raise ValueError("no training texts")
     if len(set(labels)) < 2:
         raise ValueError(f"training data has a single class: {sorted(set(labels))}")
-    pipeline = tone_pipeline(language, c)
+    pipeline = tone_pipeline(language, c, **hyper_parameters)
     pipeline.fit([normalise_for_model(t) for t in texts], list(labels))
     # The n-grams cut by min_df are kept only for inspection; they would triple the file.
     vectorizer = pipeline.named_steps["features"]
     if hasattr(vectorizer, "stop_words_"):
         del vectorizer.stop_words_
+    chosen = {"C": c, **{k: list(v) if isinstance(v, tuple) else v
+                         for k, v in hyper_parameters.items() if v is not None}}
     card = {"name": name, "language": language, "labels": [0, 1], "positive_label": 1,
             "train_size": len(texts), "train_positive": int(sum(labels)),
-            "train_data_sha256": data_hash(texts, labels), "hyper_parameters": {"C": c}}
+            "train_data_sha256": data_hash(texts, labels), "hyper_parameters": chosen}
     return SegmentModel(name, pipeline, card)
 
 

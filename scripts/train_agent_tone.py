@@ -1,18 +1,22 @@
 """Train the agent tone models that back up the forbidden-word lexicons.
 
-    .venv/bin/python scripts/train_agent_tone.py
+    .venv/bin/python scripts/train_agent_tone.py [--dialogues ../shared/data/dialogues]
 
 Training data: the agent segments of the project's own hand-labelled calls,
-tests/data/{labelled,holdout,holdout2,holdout3}/{zh,en} (a segment is positive when its call's
-labels list it in forbidden_segments), plus the training-only sentences written for the
-models in data/agent_tone/{zh,en}.tsv (`label<TAB>text`; see data/agent_tone/README.md). Held-out evaluation: tests/data/holdout4, written
-independently and never trained on; for Chinese also the share of real agent turns in
-../shared/data/dialogues the model flags (evaluation only; those texts are not trained
-on). Writes models/agent_tone_zh and models/agent_tone_en (model.skops + card.json).
+tests/data/{labelled,holdout,holdout2..holdout8}/{zh,en} (a segment is positive when its
+call's labels list it in forbidden_segments), plus the training-only sentences written for
+the models in data/agent_tone/{zh,en}.tsv (`label<TAB>text`; see data/agent_tone/README.md).
+Held-out evaluation: tests/data/holdout9, never trained on (its errors were looked at while
+the lexicons were fixed, so it is not fully blind); for Chinese also the share of real agent
+turns in ../shared/data/dialogues the model flags (evaluation only; those texts are not
+trained on). The generalisation figure is bench/tone_loso.py's leave-one-set-out totals,
+which chose the hyper-parameters and thresholds below. Writes models/agent_tone_zh and
+models/agent_tone_en (model.skops + card.json).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -23,10 +27,13 @@ sys.path.insert(0, str(REPO))
 from qa.classify import binary_metrics, train_segment_model  # noqa: E402
 from qa.models import save_model  # noqa: E402
 
-TRAIN_SETS = ("labelled", "holdout", "holdout2", "holdout3")
-HELD_OUT = "holdout4"
+TRAIN_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
+              "holdout7", "holdout8")
+HELD_OUT = "holdout9"
 EXTRA = REPO / "data" / "agent_tone"
-THRESHOLD = {"zh": 0.7, "en": 0.7}
+THRESHOLD = {"zh": 0.8, "en": 0.8}
+# chosen by leave-one-set-out evaluation over the labelled sets (bench/tone_loso.py)
+HYPER_PARAMETERS: dict[str, dict] = {"zh": {"c": 10.0}, "en": {"c": 10.0}}
 DIALOGUES = REPO.parent / "shared" / "data" / "dialogues"
 
 
@@ -60,9 +67,24 @@ def training_sentences(language: str) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def real_agent_turns() -> list[str]:
+def training_data(kinds: tuple[str, ...], language: str) -> tuple[list[str], list[int]]:
+    """The agent segments of the labelled sets `kinds` and the training-only sentences."""
+    texts, labels = agent_segments(kinds, language)
+    extra_texts, extra_labels = training_sentences(language)
+    return texts + extra_texts, labels + extra_labels
+
+
+def train(kinds: tuple[str, ...], language: str, **hyper_parameters):
+    """The tone model of `language` trained on `kinds` by this recipe (HYPER_PARAMETERS,
+    each overridable)."""
+    texts, labels = training_data(kinds, language)
+    chosen = {**HYPER_PARAMETERS[language], **hyper_parameters}
+    return train_segment_model(f"agent_tone_{language}", texts, labels, language, **chosen)
+
+
+def real_agent_turns(folder: Path) -> list[str]:
     turns = []
-    for path in sorted(DIALOGUES.glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             for turn in json.loads(line)["turns"]:
                 if turn.get("role") == "agent" and turn.get("text", "").strip():
@@ -71,18 +93,21 @@ def real_agent_turns() -> list[str]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dialogues", type=Path, default=DIALOGUES,
+                        help="the real dialogues (default ../shared/data/dialogues)")
+    dialogues = parser.parse_args().dialogues
     for language in ("zh", "en"):
-        texts, labels = agent_segments(TRAIN_SETS, language)
+        texts, labels = training_data(TRAIN_SETS, language)
         extra_texts, extra_labels = training_sentences(language)
-        texts, labels = texts + extra_texts, labels + extra_labels
         name = f"agent_tone_{language}"
-        model = train_segment_model(name, texts, labels, language)
+        model = train(TRAIN_SETS, language)
         held_texts, held_labels = agent_segments((HELD_OUT,), language)
         threshold = THRESHOLD[language]
         held = binary_metrics(model.probabilities(held_texts), held_labels, threshold)
         metrics = {"held_out": {"set": f"tests/data/{HELD_OUT}/{language}", **held.as_dict()}}
-        if language == "zh" and DIALOGUES.is_dir():
-            real = real_agent_turns()
+        if language == "zh" and dialogues.is_dir():
+            real = real_agent_turns(dialogues)
             flagged = sum(1 for p in model.probabilities(real) if p >= threshold)
             metrics["real_agent_turns_flagged"] = {"turns": len(real), "flagged": flagged,
                                                    "share": round(flagged / len(real), 4)}

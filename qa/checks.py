@@ -325,6 +325,10 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
 # America" keeps its "of". A parenthesised region (星展银行（中国）) is not said either.
 _OF_PLACE_RE = re.compile(r"^((?!bank\b)[a-z&'.-]+(?: [a-z&'.-]+)+) of (?:the )?[a-z]+(?: [a-z]+)?$")
 _PAREN_RE = re.compile(r"\s*[(（][^)）]*[)）]\s*$")
+# A product or service brand run on after its institution's name (中国银联云闪付 is said
+# 云闪付, 招商银行掌上生活 掌上生活); a department or a channel (私人银行, 信用卡中心, 客服) is no brand.
+_BRAND_AFTER_RE = re.compile(r"^[\u4e00-\u9fff]{2,8}?(?:银行|银联|证券|保险|人寿|支付|金融)([\u4e00-\u9fff]{2,6})$")
+_NOT_A_BRAND_RE = re.compile(r"(银行|中心|客服|热线|服务|分行|支行|公司|部|卡|理财|财富|保险|人寿|财险|寿险|证券|基金|期货|信托)$|^(私人|信用|客户|客服|个人|企业|公司|电话|手机|网上)")
 # Letters as ASR writes them when an initialism is spelled out (FNB: "eff en bee").
 _LETTER_NAMES = dict(zip("abcdefghijklmnopqrstuvwxyz", (
     "ay", "bee", "see", "dee", "ee", "eff", "gee", "aitch", "eye", "jay", "kay", "el", "em",
@@ -379,6 +383,8 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # 招联消费金融 is said 招联金融
     names += [n.replace("消费金融", "金融") for n in names if n.endswith("消费金融") and len(n) > 5]
     names += [m.group(1) for n in names if (m := _OF_PLACE_RE.match(n.lower()))]
+    names += [m.group(1) for n in names
+              if (m := _BRAND_AFTER_RE.match(n)) and not _NOT_A_BRAND_RE.search(m.group(1))]
     # a brand led by its initials ("BDO Unibank", "RBC Royal Bank") is said by them alone
     names += [n.split()[0] for n in names
               if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]
@@ -852,8 +858,13 @@ class ForbiddenParams(PhraseSet, CheckParams):
     tone_model: str | None = Field(
         default=None, description="a segment model (qa.classify) that backs up the lexicon")
     tone_min_probability: float = Field(default=0.7, ge=0, le=1)
+    tone_exempt: list[Regex] = Field(
+        default_factory=list,
+        description="regexes a whole segment (match form) may match to be kept from the tone "
+                    "model: forms neutral by what they are (没了吧, a bare fee), scored elsewhere")
     _negation: re.Pattern[str] | None = PrivateAttr(default=None)
     _tone: Any = PrivateAttr(default=None)
+    _tone_exempt: re.Pattern[str] | None = PrivateAttr(default=None)
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> None:
@@ -865,6 +876,15 @@ class ForbiddenParams(PhraseSet, CheckParams):
         if self.negation_cues:
             # the negation, then at most three characters (不能[向您]承诺收益), then the hit
             self._negation = re.compile("(?:" + "|".join(self.negation_cues) + r").{0,3}$")
+        if self.tone_exempt:
+            self._tone_exempt = re.compile("(?:" + ")|(?:".join(self.tone_exempt) + ")")
+
+    def tone_exempted(self, ps: PreparedSegment) -> bool:
+        """A segment that is, as a whole, a form the labellers score elsewhere or not at all
+        (a curt end-of-call 嗯没了吧 is the closing's business; a bare fee statement) is not
+        given to the tone model."""
+        exempt = private(self, "_tone_exempt")
+        return exempt is not None and exempt.fullmatch(ps.match.text) is not None
 
     def negated(self, m: MatchText, hit: PhraseHit) -> bool:
         """A hit in a negatable category right after a negation (不能 承诺收益, we can't
@@ -909,7 +929,7 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
                 if params.in_window(ps.time_at(h.start), ctx.duration)
                 and (negation is None or not params.negated(ps.match, h))] if found else found
         if not hits:
-            if tone is not None:
+            if tone is not None and not params.tone_exempted(ps):
                 tone_candidates.append(ps)
             continue
         for group in _merge_overlapping(hits):

@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 from qa.checks import Interval, Prediction, VoiceActivity, prepare, run_check, split_name
 from qa.matcher import LexiconEntry
 from qa.rubric import CheckSpec
-from tests.conftest import transcript
+from tests.conftest import bundled, transcript
 
 SPEC = TypeAdapter(CheckSpec)
 
@@ -99,6 +99,26 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
 def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
     t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
+
+
+@pytest.mark.parametrize("organisation, said", [
+    ("中国银联云闪付", "您好，云闪付客服，我是小李"),       # a product brand after its institution
+    ("招商银行掌上生活", "您好 掌上生活客服 工号三一二"),
+    ("华泰证券涨乐财富通", "您好 涨乐财富通 很高兴为您服务"),
+])
+def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
+    t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
+
+
+@pytest.mark.parametrize("organisation, said", [
+    ("招商银行私人银行", "您好 私人银行 我是小李"),          # a department, not a brand
+    ("微信支付客服", "您好 客服 我是小李"),
+    ("中国人寿财险", "您好 财险 我是小李"),
+])
+def test_a_department_after_the_institution_is_no_brand(organisation, said):
+    t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False
 
 
 @pytest.mark.parametrize("organisation, said", [
@@ -463,3 +483,32 @@ def test_a_pattern_matched_on_the_pinyin_key_is_named_as_written(zh_rubric):
     detail = intro.findings[0].detail
     assert "工号" in detail and "(pattern)" in detail
     assert not any(0xE000 <= ord(ch) <= 0xF8FF for ch in detail), detail
+
+
+# --- forbidden: the tone model's exemptions ------------------------------------------------
+
+def bundled_forbidden(rubric, rows, language):
+    item = next(i for i in rubric.items() if i.id == "forbidden_words")
+    return [f for f in run_check(prepare(transcript(rows, language=language)), item.checks[0], item.id)
+            if f.passed is False]
+
+
+@pytest.mark.parametrize("text", ["嗯 没了吧", "那没别的事了吧", "行了，就这样"])
+def test_a_bare_end_of_call_question_is_not_given_to_the_tone_model(zh_rubric, text):
+    assert bundled_forbidden(zh_rubric, [("agent", 0.0, 2.0, text)], "zh") == []
+
+
+@pytest.mark.parametrize("text", ["没了吧 没了我挂了", "没了吧 您这车技也是挺厉害的"])
+def test_an_end_of_call_question_with_more_in_it_is_still_judged(zh_rubric, text):
+    assert bundled_forbidden(zh_rubric, [("agent", 0.0, 3.0, text)], "zh")
+
+
+@pytest.mark.parametrize("text", ["It's TT$5 per transfer to another bank.",
+                                  "That's R10 per withdrawal at another bank's ATM."])
+def test_a_bare_fee_statement_is_not_given_to_the_tone_model(text):
+    assert bundled_forbidden(bundled("en-card-services"), [("agent", 0.0, 3.0, text)], "en") == []
+
+
+def test_a_fee_statement_with_a_jibe_is_still_judged():
+    text = "It's five dollars per transfer, maybe read the fee schedule next time."
+    assert bundled_forbidden(bundled("en-card-services"), [("agent", 0.0, 3.0, text)], "en")

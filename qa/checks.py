@@ -320,7 +320,12 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  " fiji", " kenya", " ghana", " zambia", " jamaica", " oman", " uae", " pakistan",
                  " sri lanka", " new zealand", " nz", " south africa", " nigeria", " philippines",
                  "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险",
-                 "证券", "基金", "期货")
+                 "证券", "基金", "期货", "支付")
+# regions said after a brand (汇丰银行（中国） is said 汇丰中国); any other parenthesised part is
+# an alias the agent may say instead (财付通（微信支付）: 微信支付客服)
+_PAREN_REGIONS = ("中国", "香港", "澳门", "台湾", "新加坡", "马来西亚")
+_PAREN_PART_RE = re.compile(r"[(（]([^)）]*)[)）]\s*$")
+_INITIALS_SKIP = {"of", "the", "and", "&", "for", "de"}
 # "X of Ceylon" is said "X" when X has two words or more ("Commercial Bank"); "Bank of
 # America" keeps its "of". A parenthesised region (星展银行（中国）) is not said either.
 _OF_PLACE_RE = re.compile(r"^((?!bank\b)[a-z&'.-]+(?: [a-z&'.-]+)+) of (?:the )?[a-z]+(?: [a-z]+)?$")
@@ -375,6 +380,12 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
                 current = current[: -len(suffix)].strip()
                 names.append(current)
                 stripped = True
+    if (part := _PAREN_PART_RE.search(organisation.strip())) and part.group(1).strip():
+        inner = part.group(1).strip()
+        if inner in _PAREN_REGIONS:
+            names += [n[:-2] + inner for n in names if n.endswith("银行") and len(n) >= 4]
+        else:
+            names += [n for n in organisation_names(inner, ()) if n != inner] + [inner]
     names += [n[2:] for n in names if n.startswith("中国") and len(n) > 4]
     # 招联消费金融 is said 招联金融
     names += [n.replace("消费金融", "金融") for n in names if n.endswith("消费金融") and len(n) > 5]
@@ -382,6 +393,10 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # a brand led by its initials ("BDO Unibank", "RBC Royal Bank") is said by them alone
     names += [n.split()[0] for n in names
               if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]
+    # a name of three words or more is said by its initials ("National Commercial Bank": NCB)
+    names += ["".join(w[0] for w in words).upper() for n in names
+              if n.isascii() and len(words := [w for w in n.split() if w.lower() not in _INITIALS_SKIP]) >= 3
+              and all(w[0].isalpha() for w in words)]
     for org in organisations:
         if org.fits(organisation):
             names.extend(org.names())
@@ -852,7 +867,12 @@ class ForbiddenParams(PhraseSet, CheckParams):
     tone_model: str | None = Field(
         default=None, description="a segment model (qa.classify) that backs up the lexicon")
     tone_min_probability: float = Field(default=0.7, ge=0, le=1)
+    tone_exempt: list[Regex] = Field(
+        default_factory=list,
+        description="regexes on the match form: a segment saying one is not sent to the tone model "
+                    "(a security warning such as 'nobody should ask you for it' is firm, not rude)")
     _negation: re.Pattern[str] | None = PrivateAttr(default=None)
+    _tone_exempt: re.Pattern[str] | None = PrivateAttr(default=None)
     _tone: Any = PrivateAttr(default=None)
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
@@ -865,6 +885,8 @@ class ForbiddenParams(PhraseSet, CheckParams):
         if self.negation_cues:
             # the negation, then at most three characters (不能[向您]承诺收益), then the hit
             self._negation = re.compile("(?:" + "|".join(self.negation_cues) + r").{0,3}$")
+        if self.tone_exempt:
+            self._tone_exempt = re.compile("|".join(f"(?:{p})" for p in self.tone_exempt))
 
     def negated(self, m: MatchText, hit: PhraseHit) -> bool:
         """A hit in a negatable category right after a negation (不能 承诺收益, we can't
@@ -899,6 +921,7 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
     runtime = params.runtime
     tone = private(params, "_tone")
     negation = private(params, "_negation")
+    tone_exempt = private(params, "_tone_exempt")
     tone_candidates: list[PreparedSegment] = []
     possible = runtime.possible_segments(ctx)
     for ps in segments:
@@ -909,7 +932,7 @@ def forbidden_check(ctx: CallContext, params: ForbiddenParams, item_id: str) -> 
                 if params.in_window(ps.time_at(h.start), ctx.duration)
                 and (negation is None or not params.negated(ps.match, h))] if found else found
         if not hits:
-            if tone is not None:
+            if tone is not None and (tone_exempt is None or not tone_exempt.search(ps.match.text)):
                 tone_candidates.append(ps)
             continue
         for group in _merge_overlapping(hits):

@@ -2,7 +2,8 @@
 
 tests/data/labelled/ (54 Mandarin, 12 English calls), holdout/ (30 + 8), holdout2/
 (30 + 10), holdout3/ (30 + 12), holdout4/ (24 + 20), holdout5/ (30 + 20), holdout6/
-(30 + 20), holdout7/ (30 + 20), holdout8/ (30 + 20) and holdout9/ (30 + 20), each written and labelled
+(30 + 20), holdout7/ (30 + 20), holdout8/ (30 + 20), holdout9/ (30 + 20) and holdout10/ (30 + 20),
+each written and labelled
 independently of the rules and of each other, are
 scored with the bundled rubrics. (Each held-out set was measured before the rules saw it;
 the README gives those first figures. Where the rules keep a judgement against a set's
@@ -38,7 +39,8 @@ SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
         ("holdout6", "zh"), ("holdout6", "en"), ("holdout7", "zh"), ("holdout7", "en"),
-        ("holdout8", "zh"), ("holdout8", "en"), ("holdout9", "zh"), ("holdout9", "en")]
+        ("holdout8", "zh"), ("holdout8", "en"), ("holdout9", "zh"), ("holdout9", "en"),
+        ("holdout10", "zh"), ("holdout10", "en")]
 
 
 def report_for(kind: str, language: str):

@@ -320,7 +320,12 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  " fiji", " kenya", " ghana", " zambia", " jamaica", " oman", " uae", " pakistan",
                  " sri lanka", " new zealand", " nz", " south africa", " nigeria", " philippines",
                  "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险",
-                 "证券", "基金", "期货")
+                 "证券", "基金", "期货", "支付")
+# regions said after a brand (汇丰银行（中国） is said 汇丰中国); any other parenthesised part is
+# an alias the agent may say instead (财付通（微信支付）: 微信支付客服)
+_PAREN_REGIONS = ("中国", "香港", "澳门", "台湾", "新加坡", "马来西亚")
+_PAREN_PART_RE = re.compile(r"[(（]([^)）]*)[)）]\s*$")
+_INITIALS_SKIP = {"of", "the", "and", "&", "for", "de"}
 # "X of Ceylon" is said "X" when X has two words or more ("Commercial Bank"); "Bank of
 # America" keeps its "of". A parenthesised region (星展银行（中国）) is not said either.
 _OF_PLACE_RE = re.compile(r"^((?!bank\b)[a-z&'.-]+(?: [a-z&'.-]+)+) of (?:the )?[a-z]+(?: [a-z]+)?$")
@@ -379,6 +384,12 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
                 current = current[: -len(suffix)].strip()
                 names.append(current)
                 stripped = True
+    if (part := _PAREN_PART_RE.search(organisation.strip())) and part.group(1).strip():
+        inner = part.group(1).strip()
+        if inner in _PAREN_REGIONS:
+            names += [n[:-2] + inner for n in names if n.endswith("银行") and len(n) >= 4]
+        else:
+            names += [n for n in organisation_names(inner, ()) if n != inner] + [inner]
     names += [n[2:] for n in names if n.startswith("中国") and len(n) > 4]
     # 招联消费金融 is said 招联金融
     names += [n.replace("消费金融", "金融") for n in names if n.endswith("消费金融") and len(n) > 5]
@@ -388,6 +399,10 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # a brand led by its initials ("BDO Unibank", "RBC Royal Bank") is said by them alone
     names += [n.split()[0] for n in names
               if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]
+    # a name of three words or more is said by its initials ("National Commercial Bank": NCB)
+    names += ["".join(w[0] for w in words).upper() for n in names
+              if n.isascii() and len(words := [w for w in n.split() if w.lower() not in _INITIALS_SKIP]) >= 3
+              and all(w[0].isalpha() for w in words)]
     for org in organisations:
         if org.fits(organisation):
             names.extend(org.names())
@@ -861,7 +876,8 @@ class ForbiddenParams(PhraseSet, CheckParams):
     tone_exempt: list[Regex] = Field(
         default_factory=list,
         description="regexes a whole segment (match form) may match to be kept from the tone "
-                    "model: forms neutral by what they are (没了吧, a bare fee), scored elsewhere")
+                    "model: forms neutral by what they are (没了吧, a bare fee), scored elsewhere; "
+                    "`.*(?:...).*` for a form anywhere in it (a security warning)")
     _negation: re.Pattern[str] | None = PrivateAttr(default=None)
     _tone: Any = PrivateAttr(default=None)
     _tone_exempt: re.Pattern[str] | None = PrivateAttr(default=None)

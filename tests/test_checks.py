@@ -95,6 +95,11 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("星展银行（中国）", "您好，星展银行，很高兴为您服务", "zh"),    # a parenthesised region
     ("Commercial Bank of Ceylon", "ayubowan commercial bank card centre", "en"),  # "of <place>"
     ("Zanaco Zambia", "good morning thank you for calling zanaco", "en"),  # a country after the brand
+    ("东亚银行（中国）", "您好，东亚中国，工号三一二", "zh"),        # brand + region (X银行（中国） said X中国)
+    ("网银在线（京东支付）", "您好 京东支付客服 我姓李", "zh"),       # a parenthesised alias
+    ("通联支付", "您好 通联客服 我姓李", "zh"),                     # a payment company without 支付
+    ("Development Bank of Singapore", "hi dee bee ess cards how can i help", "en"),  # initials of 3+ words
+    ("Allied Irish Banks", "good morning a i b card services", "en"),
 ])
 def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
     t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)
@@ -124,6 +129,7 @@ def test_a_department_after_the_institution_is_no_brand(organisation, said):
 @pytest.mark.parametrize("organisation, said", [
     ("Bank of America", "thank you for calling the bank my name is sam"),  # "of" kept when "bank" leads
     ("Commercial Bank of Ceylon", "good morning ceylon tours"),
+    ("Development Bank of Singapore", "good morning bank of singapore"),
 ])
 def test_a_short_form_is_not_a_single_generic_word(organisation, said):
     t = transcript([("agent", 0.0, 3.0, said)], language="en", organisation=organisation)
@@ -512,3 +518,18 @@ def test_a_bare_fee_statement_is_not_given_to_the_tone_model(text):
 def test_a_fee_statement_with_a_jibe_is_still_judged():
     text = "It's five dollars per transfer, maybe read the fee schedule next time."
     assert bundled_forbidden(bundled("en-card-services"), [("agent", 0.0, 3.0, text)], "en")
+
+
+def test_a_tone_exempt_segment_is_not_sent_to_the_tone_model():
+    from qa.models import ModelDirectory
+
+    # threshold 0: the tone model flags every segment it sees, so only the exemption spares one
+    params = {"type": "forbidden", "phrases": ["rubbish"], "tone_model": "agent_tone_en",
+              "tone_min_probability": 0.0,
+              "tone_exempt": [r".*(?:\bnobody (here )?(should|will) ask you for\b).*"]}
+    t = transcript([("agent", 0.0, 3.0, "dont tell me the code nobody here should ask you for it"),
+                    ("agent", 4.0, 6.0, "okay whatever")], language="en")
+    check = SPEC.validate_python(params)
+    check.bind({}, {"agent_tone_en": ModelDirectory()["agent_tone_en"]})
+    flagged = {f.segment_index for f in run_check(prepare(t), check, "item") if f.passed is False}
+    assert flagged == {1}

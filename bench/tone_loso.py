@@ -5,7 +5,7 @@
     .venv/bin/python bench/tone_loso.py --thresholds 0.7,0.8 --show-misses
     .venv/bin/python bench/tone_loso.py --dialogues /work/shared/data/dialogues  # from a worktree
 
-For each labelled set (tests/data/labelled, holdout, holdout2 .. holdout9) and language,
+For each labelled set (tests/data/labelled, holdout, holdout2 .. holdout11) and language,
 a tone model is trained by the recipe on the other sets' agent segments plus the
 training-only sentences (data/agent_tone/LANG.tsv) and applied to the held-out set the way
 the forbidden check applies it: only to the agent segments where no lexicon phrase
@@ -50,7 +50,7 @@ from qa.rubrics import load_rubric  # noqa: E402
 from qa.transcripts import iter_transcripts  # noqa: E402
 
 SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-        "holdout7", "holdout8", "holdout9")
+        "holdout7", "holdout8", "holdout9", "holdout10", "holdout11")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 ITEM = "forbidden_words"
 

@@ -218,13 +218,28 @@ def _field_path(loc: tuple) -> str:
     return out
 
 
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the
+    last silently: a second `tone_exempt:` under a check would drop the first list)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def rubric_from_yaml(text: str, source: str, lexicon_dir: Path | None = None,
                      bind: bool = True) -> Rubric:
     """Validate rubric YAML text and bind its lexicons and models (`bind=False` for
     reading the rubric's texts only: nothing is compiled or loaded); raises RubricError
     with source:field: reason for the first problem."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""

@@ -28,7 +28,7 @@ from qa.classify import binary_metrics, train_segment_model  # noqa: E402
 from qa.models import save_model  # noqa: E402
 
 TRAIN_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-              "holdout7", "holdout8")
+              "holdout7", "holdout8", "holdout10", "holdout11")
 HELD_OUT = "holdout9"
 EXTRA = REPO / "data" / "agent_tone"
 THRESHOLD = {"zh": 0.8, "en": 0.8}

@@ -177,6 +177,17 @@ def test_malformed_yaml_names_the_line(tmp_path):
     assert err.value.field.startswith("line ") and "malformed YAML" in err.value.reason
 
 
+def test_a_key_given_twice_is_an_error_naming_its_line(tmp_path):
+    text = (REPO / "rubrics" / "zh-bank-hotline.yaml").read_text(encoding="utf-8")
+    doubled = text.replace("          tone_exempt:\n", "          tone_exempt: []\n          tone_exempt:\n", 1)
+    assert doubled != text
+    line = doubled[:doubled.index("          tone_exempt:\n")].count("\n") + 1
+    with pytest.raises(RubricError) as err:
+        rubric_from_yaml(doubled, "zh.yaml", lexicon_dir=REPO / "rubrics" / "lexicons", bind=False)
+    assert err.value.field == f"line {line}"
+    assert "'tone_exempt' is given twice" in err.value.reason
+
+
 def test_lexicon_lines_are_checked_with_line_numbers():
     entries = parse_lexicon("# comment\n不归我管\tshirking\tmajor\n你找别人去\n", "x.txt")
     assert [(e.phrase, e.category, e.severity) for e in entries] == [

@@ -2,12 +2,13 @@
 
     .venv/bin/python scripts/train_agent_tone.py [--dialogues ../shared/data/dialogues]
 
-Training data: the agent segments of the project's own hand-labelled calls,
-tests/data/{labelled,holdout,holdout2..holdout8}/{zh,en} (a segment is positive when its
+Training data: the agent segments of the project's own hand-labelled calls (TRAIN_SETS:
+for Chinese tests/data/{labelled,holdout,holdout2..holdout8,holdout10,holdout11}/zh, for
+English tests/data/{labelled,holdout,holdout2,holdout3}/en; a segment is positive when its
 call's labels list it in forbidden_segments), plus the training-only sentences written for
 the models in data/agent_tone/{zh,en}.tsv (`label<TAB>text`; see data/agent_tone/README.md).
-Held-out evaluation: tests/data/holdout9, never trained on (its errors were looked at while
-the lexicons were fixed, so it is not fully blind); for Chinese also the share of real agent
+Held-out evaluation: tests/data/holdout9 (zh) and holdout4 (en), never trained on (their errors
+were looked at while the lexicons were fixed, so they are not fully blind); for Chinese also the share of real agent
 turns in ../shared/data/dialogues the model flags (evaluation only; those texts are not
 trained on). The generalisation figure is bench/tone_loso.py's leave-one-set-out totals,
 which chose the hyper-parameters and thresholds below. Writes models/agent_tone_zh and
@@ -27,13 +28,18 @@ sys.path.insert(0, str(REPO))
 from qa.classify import binary_metrics, train_segment_model  # noqa: E402
 from qa.models import save_model  # noqa: E402
 
-TRAIN_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-              "holdout7", "holdout8", "holdout10", "holdout11")
-HELD_OUT = "holdout9"
+# English keeps its earlier recipe (trained on four sets, C=3, p >= 0.7): retrained on more
+# sets, the English model flagged polite wordings of the rude classes in
+# tests/phrasings/en.tsv ("you don't need to call every day, we'll text you") whatever
+# polite training sentences were added (README, "Tone models").
+TRAIN_SETS = {"zh": ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5",
+                     "holdout6", "holdout7", "holdout8", "holdout10", "holdout11"),
+              "en": ("labelled", "holdout", "holdout2", "holdout3")}
+HELD_OUT = {"zh": "holdout9", "en": "holdout4"}
 EXTRA = REPO / "data" / "agent_tone"
-THRESHOLD = {"zh": 0.8, "en": 0.8}
+THRESHOLD = {"zh": 0.8, "en": 0.7}
 # chosen by leave-one-set-out evaluation over the labelled sets (bench/tone_loso.py)
-HYPER_PARAMETERS: dict[str, dict] = {"zh": {"c": 10.0}, "en": {"c": 10.0}}
+HYPER_PARAMETERS: dict[str, dict] = {"zh": {"c": 10.0}, "en": {"c": 3.0}}
 DIALOGUES = REPO.parent / "shared" / "data" / "dialogues"
 
 
@@ -98,14 +104,15 @@ def main() -> None:
                         help="the real dialogues (default ../shared/data/dialogues)")
     dialogues = parser.parse_args().dialogues
     for language in ("zh", "en"):
-        texts, labels = training_data(TRAIN_SETS, language)
+        sets, held_out = TRAIN_SETS[language], HELD_OUT[language]
+        texts, labels = training_data(sets, language)
         extra_texts, extra_labels = training_sentences(language)
         name = f"agent_tone_{language}"
-        model = train(TRAIN_SETS, language)
-        held_texts, held_labels = agent_segments((HELD_OUT,), language)
+        model = train(sets, language)
+        held_texts, held_labels = agent_segments((held_out,), language)
         threshold = THRESHOLD[language]
         held = binary_metrics(model.probabilities(held_texts), held_labels, threshold)
-        metrics = {"held_out": {"set": f"tests/data/{HELD_OUT}/{language}", **held.as_dict()}}
+        metrics = {"held_out": {"set": f"tests/data/{held_out}/{language}", **held.as_dict()}}
         if language == "zh" and dialogues.is_dir():
             real = real_agent_turns(dialogues)
             flagged = sum(1 for p in model.probabilities(real) if p >= threshold)
@@ -114,14 +121,14 @@ def main() -> None:
         model.card["recommended_threshold"] = threshold
         save_model(model, REPO / "models" / name, metrics,
                    trained_on=f"{len(texts)} agent segments ({sum(labels)} rude): those of the project's "
-                              f"hand-labelled calls in tests/data/{{{','.join(TRAIN_SETS)}}}/{language} and "
+                              f"hand-labelled calls in tests/data/{{{','.join(sets)}}}/{language} and "
                               f"{len(extra_texts)} training-only sentences ({sum(extra_labels)} rude) in "
                               f"data/agent_tone/{language}.tsv",
                    limits="Written calls, not real recordings: trust it as a second opinion behind "
                           "the lexicon, at the recommended threshold. Flags tone, not facts: it "
                           "cannot tell a true statement said curtly from a rude one.")
         print(f"{name}: trained on {len(texts)} segments ({sum(labels)} rude); held out "
-              f"{HELD_OUT}: precision {held.precision:.3f}, recall {held.recall:.3f} at "
+              f"{held_out}: precision {held.precision:.3f}, recall {held.recall:.3f} at "
               f"p >= {threshold} ({held.true_positive} tp, {held.false_positive} fp, "
               f"{held.false_negative} fn)" + (
                   f"; real agent turns flagged {metrics['real_agent_turns_flagged']['flagged']} of "

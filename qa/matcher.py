@@ -11,12 +11,12 @@ dropped or extra characters.
 
 from __future__ import annotations
 
-import bisect
 import functools
-import itertools
+import operator
 import re
+import types
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Mapping, Sequence
 
 import ahocorasick_rs
 from rapidfuzz import fuzz
@@ -206,6 +206,9 @@ class PhraseMatcher:
 
 
 KEPT_SCANS = 50_000  # texts whose shared-scan hits are kept (see SharedScan.scan_call_kept)
+NO_HITS: Mapping = types.MappingProxyType({})  # a text's hits when it has none (read only)
+_KEY_OF = {form: operator.attrgetter(name) for form, name in
+           (("exact", "text"), ("pinyin", "pinyin"), ("loose", "loose"))}
 
 
 class SharedScan:
@@ -258,21 +261,31 @@ class SharedScan:
                      ) -> list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]]:
         """Per text, its raw hits by matcher slot, as `scan` finds them, from one pass per
         key form over all the texts joined by line breaks: no key holds a line break, so
-        no hit spans two texts, and each text's hits come in the order `scan` gives them."""
-        out: list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]] = [{} for _ in forms]
-        starts = list(itertools.accumulate((len(f.text) + 1 for f in forms[:-1]), initial=0))
-        text_at = bisect.bisect_right
+        no hit spans two texts, and each text's hits come in the order `scan` gives them.
+        A text without hits gets NO_HITS, one shared empty mapping (most texts have none)."""
+        out: list = [NO_HITS] * len(forms)
         for form, automaton in self._automatons:
             if automaton is None:
                 continue
-            haystack = "\n".join(f.text if form == "exact" else (f.pinyin if form == "pinyin" else f.loose)
-                                  for f in forms)
+            haystack = "\n".join(map(_KEY_OF[form], forms))
+            found = automaton.find(haystack)
+            if not found:
+                continue
             values = automaton.values
-            for key, start, end in automaton.find(haystack):
-                text = text_at(starts, start) - 1
-                offset = starts[text]
+            # A hit's text is the number of line breaks before it, counted on from the
+            # previous hit's start (hits come by their end, so a start may go back a little).
+            text, counted = 0, 0
+            for key, start, end in found:
+                if start >= counted:
+                    text += haystack.count("\n", counted, start)
+                else:
+                    text -= haystack.count("\n", start, counted)
+                counted = start
+                offset = haystack.rfind("\n", 0, start) + 1
                 check_boundary, owners = values[key]
                 hits = out[text]
+                if hits is NO_HITS:
+                    hits = out[text] = {}
                 for slot, indices in owners:
                     hit = (form, start - offset, end - offset, indices, check_boundary)
                     if slot in hits:

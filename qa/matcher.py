@@ -273,19 +273,24 @@ class SharedScan:
                 continue
             values = automaton.values
             # A hit's text is the number of line breaks before it, counted on from the
-            # previous hit's start (hits come by their end, so a start may go back a little).
-            text, counted = 0, 0
+            # previous text's start (hits come by their end, so a start may go back a
+            # little); most hits are in the text of the hit before.
+            text, offset, text_end = 0, 0, -1  # text 0 starts at 0; no text known yet
+            hits = NO_HITS
             for key, start, end in found:
-                if start >= counted:
-                    text += haystack.count("\n", counted, start)
-                else:
-                    text -= haystack.count("\n", start, counted)
-                counted = start
-                offset = haystack.rfind("\n", 0, start) + 1
+                if not offset <= start < text_end:
+                    if start >= offset:
+                        text += haystack.count("\n", offset, start)
+                    else:
+                        text -= haystack.count("\n", start, offset)
+                    offset = haystack.rfind("\n", 0, start) + 1
+                    text_end = haystack.find("\n", start)
+                    if text_end < 0:
+                        text_end = len(haystack)
+                    hits = out[text]
+                    if hits is NO_HITS:
+                        hits = out[text] = {}
                 check_boundary, owners = values[key]
-                hits = out[text]
-                if hits is NO_HITS:
-                    hits = out[text] = {}
                 for slot, indices in owners:
                     hit = (form, start - offset, end - offset, indices, check_boundary)
                     if slot in hits:

@@ -68,18 +68,19 @@ def _on_word_boundaries(text: str, start: int, end: int) -> bool:
 class KeyAutomaton:
     """Aho-Corasick over distinct non-empty keys, each with a value: `find(haystack)` gives
     (key number, start, end) of every occurrence of every key, overlapping ones included,
-    in character offsets; `values[key number]` is its value. A DFA (ahocorasick-rs): one
-    table lookup per byte, where pyahocorasick searched a node's children one by one (the
-    root of a 500-phrase lexicon has some 300, tried for every character that starts no
-    phrase)."""
+    in character offsets; `values[key number]` is its value. ahocorasick-rs, which picks
+    its automaton by the number of keys: a DFA for a few (one table lookup per byte), a
+    contiguous NFA for many (a rubric's shared scan: its DFA would take 14 MB, which a
+    call's other work evicts from the caches). pyahocorasick, used before, searched a
+    node's children one by one: the root of a 500-phrase lexicon has some 300, tried for
+    every character that starts no phrase."""
 
     __slots__ = ("values", "_search")
 
     def __init__(self, keys: Sequence[str], values: Sequence):
         self.values = tuple(values)
         self._search = ahocorasick_rs.AhoCorasick(
-            list(keys), matchkind=ahocorasick_rs.MATCHKIND_STANDARD,
-            implementation=ahocorasick_rs.Implementation.DFA).find_matches_as_indexes
+            list(keys), matchkind=ahocorasick_rs.MATCHKIND_STANDARD).find_matches_as_indexes
 
     def find(self, haystack: str) -> list[tuple[int, int, int]]:
         return self._search(haystack, True)

@@ -1530,11 +1530,11 @@ class SecretRequestFinder:
         self._term_literals = tuple(required_literals(pattern) for pattern, _ in terms)
         self.reference = reference
         self.reach = negation_reach
-        self._kept = Kept(self._requests)
+        self._kept = Kept(self._requests, key=_display_of)
 
     def requests(self, m: MatchText) -> tuple[tuple[int, int, str], ...]:
-        """`_requests` of a match text, kept across calls (a MatchText is equal to another
-        of the same display text)."""
+        """`_requests` of a match text, kept across calls by its display text (of which
+        the match form is a function)."""
         return self._kept(m)
 
     def _cue(self, m: MatchText, lo: int, hi: int, term_start: int, term_end: int) -> tuple[int, int] | None:
@@ -1588,6 +1588,10 @@ class SecretRequestFinder:
                 out.append((min(x.start(), cue[0]), max(x.end(), cue[1]),
                             m.text[x.start():x.end()]))
         return tuple(sorted(set(out)))  # kept: a tuple (see PhraseRuntime.find)
+
+
+def _display_of(m: MatchText) -> str:
+    return m.display
 
 
 _SENTENCE_END = set("。！？!?；;")

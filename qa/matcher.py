@@ -11,14 +11,14 @@ dropped or extra characters.
 
 from __future__ import annotations
 
-import bisect
 import functools
-import itertools
+import operator
 import re
+import types
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Mapping, Sequence
 
-import ahocorasick
+import ahocorasick_rs
 from rapidfuzz import fuzz
 
 from qa.text import MatchText, _char_keys, _is_cjk, kept_many, match_text, to_display
@@ -65,27 +65,46 @@ def _on_word_boundaries(text: str, start: int, end: int) -> bool:
     return True
 
 
-def _automaton(keys: Iterable[tuple[str, int]]) -> ahocorasick.Automaton | None:
-    """An automaton whose values are (length, entry indices, needs a word-boundary
-    check): only keys that start or end with a Latin letter or digit need one."""
-    automaton = ahocorasick.Automaton()
+class KeyAutomaton:
+    """Aho-Corasick over distinct non-empty keys, each with a value: `find(haystack)` gives
+    (key number, start, end) of every occurrence of every key, overlapping ones included,
+    in character offsets; `values[key number]` is its value. ahocorasick-rs, which picks
+    its automaton by the number of keys: a DFA for a few (one table lookup per byte), a
+    contiguous NFA for many (a rubric's shared scan: its DFA would take 14 MB, which a
+    call's other work evicts from the caches). pyahocorasick, used before, searched a
+    node's children one by one: the root of a 500-phrase lexicon has some 300, tried for
+    every character that starts no phrase."""
+
+    __slots__ = ("values", "_search")
+
+    def __init__(self, keys: Sequence[str], values: Sequence):
+        self.values = tuple(values)
+        self._search = ahocorasick_rs.AhoCorasick(
+            list(keys), matchkind=ahocorasick_rs.MATCHKIND_STANDARD).find_matches_as_indexes
+
+    def find(self, haystack: str) -> list[tuple[int, int, int]]:
+        return self._search(haystack, True)
+
+
+def _automaton(keys: Iterable[tuple[str, int]]) -> KeyAutomaton | None:
+    """An automaton whose values are (entry indices, needs a word-boundary check): only
+    keys that start or end with a Latin letter or digit need one."""
     grouped: dict[str, list[int]] = {}
     for key, index in keys:
         if key:
             grouped.setdefault(key, []).append(index)
     if not grouped:
         return None
-    for key, indices in grouped.items():
-        automaton.add_word(key, (len(key), tuple(indices), _is_word(key[0]) or _is_word(key[-1])))
-    automaton.make_automaton()
-    return automaton
+    return KeyAutomaton(list(grouped), [(tuple(indices), _is_word(key[0]) or _is_word(key[-1]))
+                                        for key, indices in grouped.items()])
 
 
-def _iter_hits(automaton: ahocorasick.Automaton | None, haystack: str):
+def _iter_hits(automaton: KeyAutomaton | None, haystack: str):
     if automaton is None or not haystack:
         return
-    for end_index, (length, indices, _) in automaton.iter(haystack):
-        yield end_index + 1 - length, end_index + 1, indices
+    values = automaton.values
+    for key, start, end in automaton.find(haystack):
+        yield start, end, values[key][0]
 
 
 def _mostly_inside(hit: PhraseHit, allowed: list[tuple[int, int]]) -> bool:
@@ -146,8 +165,10 @@ class PhraseMatcher:
                                           ("loose", self._loose, m.loose)):
             if automaton is None:
                 continue
-            for end_index, (length, indices, check_boundary) in automaton.iter(haystack):
-                out.append((form, end_index + 1 - length, end_index + 1, indices, check_boundary))
+            values = automaton.values
+            for key, start, end in automaton.find(haystack):
+                indices, check_boundary = values[key]
+                out.append((form, start, end, indices, check_boundary))
         return out
 
     def find(self, m: MatchText, apply_allow: bool = True,
@@ -186,6 +207,9 @@ class PhraseMatcher:
 
 
 KEPT_SCANS = 50_000  # texts whose shared-scan hits are kept (see SharedScan.scan_call_kept)
+NO_HITS: Mapping = types.MappingProxyType({})  # a text's hits when it has none (read only)
+_KEY_OF = {form: operator.attrgetter(name) for form, name in
+           (("exact", "text"), ("pinyin", "pinyin"), ("loose", "loose"))}
 
 
 class SharedScan:
@@ -217,11 +241,9 @@ class SharedScan:
                         grouped.setdefault(literal, []).append((slot, indices))
             automaton = None
             if grouped:
-                automaton = ahocorasick.Automaton()
-                for key, owners in grouped.items():
-                    automaton.add_word(key, (len(key), _is_word(key[0]) or _is_word(key[-1]),
-                                             tuple(owners)))
-                automaton.make_automaton()
+                automaton = KeyAutomaton(
+                    list(grouped), [(_is_word(key[0]) or _is_word(key[-1]), tuple(owners))
+                                    for key, owners in grouped.items()])
             self._automatons.append((form, automaton))
 
     def slot(self, owner: "PhraseMatcher | PatternPrefilter") -> int | None:
@@ -240,21 +262,38 @@ class SharedScan:
                      ) -> list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]]:
         """Per text, its raw hits by matcher slot, as `scan` finds them, from one pass per
         key form over all the texts joined by line breaks: no key holds a line break, so
-        no hit spans two texts, and each text's hits come in the order `scan` gives them."""
-        out: list[dict[int, list[tuple[str, int, int, tuple[int, ...], bool]]]] = [{} for _ in forms]
-        starts = list(itertools.accumulate((len(f.text) + 1 for f in forms[:-1]), initial=0))
-        text_at = bisect.bisect_right
+        no hit spans two texts, and each text's hits come in the order `scan` gives them.
+        A text without hits gets NO_HITS, one shared empty mapping (most texts have none)."""
+        out: list = [NO_HITS] * len(forms)
         for form, automaton in self._automatons:
             if automaton is None:
                 continue
-            haystack = "\n".join(f.text if form == "exact" else (f.pinyin if form == "pinyin" else f.loose)
-                                  for f in forms)
-            for end_index, (length, check_boundary, owners) in automaton.iter(haystack):
-                text = text_at(starts, end_index) - 1
-                end = end_index + 1 - starts[text]
-                hits = out[text]
+            haystack = "\n".join(map(_KEY_OF[form], forms))
+            found = automaton.find(haystack)
+            if not found:
+                continue
+            values = automaton.values
+            # A hit's text is the number of line breaks before it, counted on from the
+            # previous text's start (hits come by their end, so a start may go back a
+            # little); most hits are in the text of the hit before.
+            text, offset, text_end = 0, 0, -1  # text 0 starts at 0; no text known yet
+            hits = NO_HITS
+            for key, start, end in found:
+                if not offset <= start < text_end:
+                    if start >= offset:
+                        text += haystack.count("\n", offset, start)
+                    else:
+                        text -= haystack.count("\n", start, offset)
+                    offset = haystack.rfind("\n", 0, start) + 1
+                    text_end = haystack.find("\n", start)
+                    if text_end < 0:
+                        text_end = len(haystack)
+                    hits = out[text]
+                    if hits is NO_HITS:
+                        hits = out[text] = {}
+                check_boundary, owners = values[key]
                 for slot, indices in owners:
-                    hit = (form, end - length, end, indices, check_boundary)
+                    hit = (form, start - offset, end - offset, indices, check_boundary)
                     if slot in hits:
                         hits[slot].append(hit)
                     else:
@@ -277,8 +316,9 @@ class SharedScan:
             if automaton is None:
                 continue
             haystack = m.text if form == "exact" else (m.pinyin if form == "pinyin" else m.loose)
-            for end_index, (length, check_boundary, owners) in automaton.iter(haystack):
-                start, end = end_index + 1 - length, end_index + 1
+            values = automaton.values
+            for key, start, end in automaton.find(haystack):
+                check_boundary, owners = values[key]
                 for slot, indices in owners:
                     out.setdefault(slot, []).append((form, start, end, indices, check_boundary))
         return {slot: tuple(hits) for slot, hits in out.items()}
@@ -457,17 +497,12 @@ class PatternPrefilter:
         self.joinable = len(self.literals) == len(owners)
         # Values are literal numbers (small ints hash fast; one literal is found many times).
         self._owners = [tuple(indices) for indices in owners.values()]
-        self._automaton = None
-        if owners:
-            self._automaton = ahocorasick.Automaton()
-            for number, literal in enumerate(owners):
-                self._automaton.add_word(literal, number)
-            self._automaton.make_automaton()
+        self._automaton = KeyAutomaton(list(owners), range(len(owners))) if owners else None
 
     def candidates(self, text: str) -> frozenset[int]:
         """Indices of the patterns that may match in `text` (or in a part of it)."""
         found = set(self.always)
         if self._automaton is not None and text:
-            for number in {number for _, number in self._automaton.iter(text)}:
+            for number in {number for number, _, _ in self._automaton.find(text)}:
                 found.update(self._owners[number])
         return frozenset(found)

@@ -55,7 +55,10 @@ def to_display(text: str) -> str:
 # customers the same short answers) call after call. Each memory starts afresh when full.
 KEPT_TEXTS = 50_000
 _DISPLAYS: dict[str, str] = {}
-_MATCH_FORMS: dict[str, "MatchText"] = {}
+# display -> (display, text, offsets, pinyin, loose): plain tuples of strings, which the
+# garbage collector stops tracking, where tens of thousands of kept MatchText objects
+# were walked by every full collection
+_MATCH_FORMS: dict[str, tuple] = {}
 
 
 def kept_many(memory: dict, keys: Sequence, work, limit: int) -> list:
@@ -85,16 +88,21 @@ class Kept:
     KEPT_TEXTS of them, then the memory starts afresh). Results are shared: read them,
     do not change them."""
 
-    def __init__(self, function):
+    def __init__(self, function, key=None):
+        """`key`: what the result is kept under (default: the argument itself), for an
+        argument that is a function of it (a MatchText of its display text): kept
+        strings, unlike kept objects, are no work for the garbage collector."""
         self.function = function
+        self.key = key
         self.memory: dict = {}
         functools.update_wrapper(self, function)
 
     def __call__(self, text):
         memory = self.memory
-        if text in memory:
-            return memory[text]
-        return keep(memory, text, self.function(text), KEPT_TEXTS)
+        key = text if self.key is None else self.key(text)
+        if key in memory:
+            return memory[key]
+        return keep(memory, key, self.function(text), KEPT_TEXTS)
 
 
 def to_display_many(texts: Sequence[str]) -> list[str]:
@@ -372,13 +380,20 @@ def _has_words(display: str) -> bool:
 
 
 def match_texts(displays: Sequence[str]) -> list[MatchText]:
-    """`match_text` of each display text (the same immutable MatchText for a text seen
-    before). Those without Latin words (most of a Chinese call) are reduced and keyed in
-    one pass over all of them joined by line breaks."""
-    return kept_many(_MATCH_FORMS, displays, _match_texts_joined, KEPT_TEXTS)
+    """`match_text` of each display text (worked out once for a text seen before). Those
+    without Latin words (most of a Chinese call) are reduced and keyed in one pass over
+    all of them joined by line breaks."""
+    new_match_text = MatchText
+    return [new_match_text(*fields) for fields in
+            kept_many(_MATCH_FORMS, displays, _match_fields_joined, KEPT_TEXTS)]
 
 
-def _match_texts_joined(displays: Sequence[str]) -> list[MatchText]:
+def _fields(m: MatchText) -> tuple:
+    return m.display, m.text, m._offsets, m.pinyin, m.loose
+
+
+def _match_fields_joined(displays: Sequence[str]) -> list[tuple]:
+    """MatchText fields of each display text (see match_texts)."""
     joined = "\n".join(displays)
     if joined.count("\n") == len(displays) - 1 and not _has_words(joined):
         joinable, plain = [True] * len(displays), displays  # the usual Chinese call
@@ -387,7 +402,7 @@ def _match_texts_joined(displays: Sequence[str]) -> list[MatchText]:
         plain = [d for d, ok in zip(displays, joinable) if ok]
         joined = "\n".join(plain)
     if len(plain) < 2:
-        return [match_text(d) for d in displays]
+        return [_fields(match_text(d)) for d in displays]
     text = _without_punctuation(joined)
     keyed = text if _NUMERAL_SET.isdisjoint(text) else _NUMERAL_RUN_RE.sub(
         lambda run: run.group().translate(_NUMERAL_TABLE), text)
@@ -397,9 +412,9 @@ def _match_texts_joined(displays: Sequence[str]) -> list[MatchText]:
     for display, ok in zip(displays, joinable):
         if ok:
             d, t, p, lo = next(forms)
-            out.append(MatchText(d, t, None, p, lo))
+            out.append((d, t, None, p, lo))
         else:
-            out.append(match_text(display))
+            out.append(_fields(match_text(display)))
     return out
 
 

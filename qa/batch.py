@@ -32,7 +32,7 @@ from qa import store
 from qa.errors import InputError, QAError
 from qa.model import CALL_FIELDS, Call, Transcript, transcript_from_dict
 from qa.rubric import Rubric, score_transcript
-from qa.rubrics import find_rubric, load_rubric, rubric_fingerprint
+from qa.rubrics import find_rubric, load_rubric, rubric_fingerprint, rubric_identity
 from qa.store import FailureRecord, StoredCall
 from qa.transcripts import decode_transcript_bytes, parse_transcript_json
 
@@ -398,23 +398,6 @@ class DaskExecutor:
 
 # --- the run ---------------------------------------------------------------------------
 
-def rubric_header(path: str) -> tuple[str, str]:
-    """(id, version) of a rubric YAML file, read without building the rubric (which takes
-    seconds): enough to know what is already scored. Raises RubricError."""
-    import yaml
-
-    from qa.errors import RubricError
-
-    try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"),
-                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RubricError(path, "", f"cannot read the rubric: {exc}") from None
-    if not isinstance(data, dict) or not data.get("id") or data.get("version") in (None, ""):
-        raise RubricError(path, "", "a rubric needs an id and a version")
-    return str(data["id"]), str(data["version"])
-
-
 @dataclass
 class BatchOptions:
     db: Path
@@ -493,8 +476,9 @@ class BatchRun:
         self.db = store.open_store(options.db)
         try:
             self.rubric_path = str(find_rubric(options.rubric).resolve())
-            self.rubric_id, self.rubric_version = rubric_header(self.rubric_path)
-            self.rubric_fingerprint = rubric_fingerprint(Path(self.rubric_path))
+            identity = rubric_identity(Path(self.rubric_path))
+            self.rubric_id, self.rubric_version = identity.id, identity.version
+            self.rubric_fingerprint = identity.fingerprint
         except QAError as exc:
             raise BatchError(f"bad rubric: {exc}") from None
         self.rubric: Rubric | None = None  # loaded (seconds) only when there is work

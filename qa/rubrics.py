@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -76,23 +77,29 @@ def named_lexicons_and_models(data: Any) -> Iterator[tuple[str, str]]:
             yield from named_lexicons_and_models(value)
 
 
-def rubric_fingerprint(path: Path) -> str:
-    """A SHA-256 (hex) of everything that decides a rubric's scores besides the code: the
-    YAML file, each lexicon file it names and each file of each model it names. Read
-    without building the rubric, so a batch can tell cheaply whether calls scored under
-    the same version were scored by the same rules. A lexicon or model that cannot be
-    found counts as missing (binding the rubric reports it); raises RubricError when the
-    YAML cannot be read."""
+@dataclass(frozen=True)
+class RubricIdentity:
+    """What names a rubric's rules: its id and version, and the fingerprint of its content."""
+
+    id: str
+    version: str
+    fingerprint: str
+
+
+def _read_rubric_yaml(path: Path) -> tuple[bytes, Any]:
     try:
         text = path.read_bytes()
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return text, yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
         raise RubricError(str(path), "", f"cannot read the rubric: {exc}") from None
+
+
+def _fingerprint(path: Path, text: bytes, data: Any) -> str:
     digest = hashlib.sha256(b"rubric\0" + text)
+    lexicons = LexiconDirectory(path.parent / "lexicons")
     for kind, name in sorted(set(named_lexicons_and_models(data))):
-        files: list[Path] = []
         if kind == "lexicon":
-            files = [path.parent / "lexicons" / f"{name}.txt"]
+            files = [lexicons.path(name)]
         else:
             directory = find_model_dir(name)
             files = sorted(f for f in directory.iterdir() if f.is_file()) if directory else []
@@ -103,6 +110,26 @@ def rubric_fingerprint(path: Path) -> str:
             except OSError:
                 digest.update(f"\0{file.name}\0missing".encode("utf-8"))
     return digest.hexdigest()
+
+
+def rubric_fingerprint(path: Path) -> str:
+    """A SHA-256 (hex) of everything that decides a rubric's scores besides the code: the
+    YAML file, each lexicon file it names and each file of each model it names. Read
+    without building the rubric, so a batch can tell cheaply whether calls scored under
+    the same version were scored by the same rules. A lexicon or model that cannot be
+    found counts as missing (binding the rubric reports it); raises RubricError when the
+    YAML cannot be read."""
+    return _fingerprint(path, *_read_rubric_yaml(path))
+
+
+def rubric_identity(path: Path) -> RubricIdentity:
+    """The id, version and fingerprint of a rubric YAML file, read once and without
+    building the rubric (which takes seconds): enough to know what is already scored.
+    Raises RubricError when the file cannot be read or has no id or version."""
+    text, data = _read_rubric_yaml(path)
+    if not isinstance(data, dict) or not data.get("id") or data.get("version") in (None, ""):
+        raise RubricError(str(path), "", "a rubric needs an id and a version")
+    return RubricIdentity(str(data["id"]), str(data["version"]), _fingerprint(path, text, data))
 
 
 def parse_lexicon(text: str, source: str) -> list[LexiconEntry]:

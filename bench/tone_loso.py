@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +44,10 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import train_agent_tone as recipe  # noqa: E402
 from qa.checks import prepare, run_check  # noqa: E402
-from qa.model import transcript_from_dict  # noqa: E402
 from qa.rubrics import load_rubric  # noqa: E402
-from qa.transcripts import iter_transcripts  # noqa: E402
+from qa.transcripts import dialogue_transcripts, iter_transcripts  # noqa: E402
 
-SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-        "holdout7", "holdout8", "holdout9", "holdout10", "holdout11")
+SETS = recipe.LABELLED_SETS
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 ITEM = "forbidden_words"
 
@@ -91,22 +88,17 @@ def set_segments(kind: str, language: str, check) -> list[AgentSegment]:
     return out
 
 
-def dialogue_segments(folder: Path, check) -> list[AgentSegment]:
-    """The real agent turns, built into calls as tests/test_labelled.py builds them."""
+def dialogue_segments(folder: Path, check, skip: tuple[str, ...] = ()) -> list[AgentSegment]:
+    """The real agent turns, read as tests/test_labelled.py reads them, of the dialogue
+    files whose stems are not in `skip` (those trained on)."""
     out = []
-    for path in sorted(folder.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            dialogue = json.loads(line)
-            rows = [t for t in dialogue["turns"] if t.get("text", "").strip()]
-            segments = [{"start": float(i), "end": i + 0.9, "speaker": t["role"], "text": t["text"]}
-                        for i, t in enumerate(rows) if t["role"] in ("agent", "customer")]
-            if not any(s["speaker"] == "agent" for s in segments):
-                continue
-            ctx = prepare(transcript_from_dict({"call_id": str(dialogue["id"]), "language": "zh",
-                                                "segments": segments}))
-            hit = lexicon_hits(ctx, check)
-            out += [AgentSegment(str(dialogue["id"]), ps.index, ps.match.text, False,
-                                 ps.index in hit) for ps in ctx.by_speaker("agent")]
+    transcripts = (t for path in sorted(folder.glob("*.jsonl")) if path.stem not in skip
+                   for t in dialogue_transcripts(path))
+    for transcript in transcripts:
+        ctx = prepare(transcript)
+        hit = lexicon_hits(ctx, check)
+        out += [AgentSegment(transcript.call_id, ps.index, ps.match.text, False,
+                             ps.index in hit) for ps in ctx.by_speaker("agent")]
     return out
 
 
@@ -151,11 +143,13 @@ def parse_grid(pairs: list[str]) -> list[dict]:
 
 def evaluate(language: str, segments: dict[str, list[AgentSegment]],
              dialogues: list[AgentSegment], hyper: dict, thresholds: list[float],
-             show_misses: bool, totals_only: bool) -> None:
+             show_misses: bool, totals_only: bool, files: tuple[str, ...] | None = None,
+             train_dialogues: tuple[str, ...] | None = None) -> None:
     folds = {t: [] for t in thresholds}
     candidates = [d.form for d in dialogues if not d.lexicon_hit]
     for kind in SETS:
-        model = recipe.train(tuple(k for k in SETS if k != kind), language, **hyper)
+        model = recipe.train(tuple(k for k in SETS if k != kind), language, files, train_dialogues,
+                             **hyper)
         held = segments[kind]
         unmatched = [s for s in held if not s.lexicon_hit]
         p_unmatched = model.probabilities([s.form for s in unmatched], normalised=True)
@@ -202,6 +196,12 @@ def main() -> None:
     parser.add_argument("--dialogues", type=Path, default=recipe.DIALOGUES,
                         help="the real dialogues (default ../shared/data/dialogues)")
     parser.add_argument("--totals", action="store_true", help="print the totals only")
+    parser.add_argument("--files", default=None,
+                        help="comma-separated training sentence files (names in data/agent_tone "
+                             "or absolute paths) instead of the recipe's")
+    parser.add_argument("--train-dialogues", default=None,
+                        help="comma-separated dialogue file stems trained on as professional "
+                             "instead of the recipe's ('' for none); the rest measure false hits")
     parser.add_argument("--show-misses", action="store_true",
                         help="list the lexicon-missed errors at the last threshold")
     args = parser.parse_args()
@@ -211,7 +211,12 @@ def main() -> None:
         if not args.dialogues.is_dir():
             parser.error(f"{args.dialogues} is not a folder (--dialogues)")
         # the real dialogues are Chinese: a false-hit measure for the Chinese model only
-        dialogues = dialogue_segments(args.dialogues, check) if language == "zh" else []
+        files = tuple(args.files.split(",")) if args.files else None
+        train_dialogues = (tuple(filter(None, args.train_dialogues.split(",")))
+                           if args.train_dialogues is not None else None)
+        skip = recipe.TRAIN_DIALOGUES[language] if train_dialogues is None else train_dialogues
+        dialogues = (dialogue_segments(args.dialogues, check, skip) if language == "zh"
+                     else [])
         lexicon_flags = len({(d.call_id, d.index) for d in dialogues if d.lexicon_hit})
         print(f"{language}: {sum(map(len, segments.values()))} agent segments in "
               f"{len(SETS)} sets; " + (f"real dialogues: {len(dialogues)} agent turns, "
@@ -221,7 +226,7 @@ def main() -> None:
                       else [recipe.THRESHOLD[language]])
         for hyper in parse_grid(args.grid):
             evaluate(language, segments, dialogues, hyper, thresholds, args.show_misses,
-                     args.totals)
+                     args.totals, files, train_dialogues)
 
 
 if __name__ == "__main__":

@@ -84,3 +84,26 @@ def write_transcript(transcript: Transcript, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def dialogue_transcripts(path: str | Path, language: str = "zh") -> Iterator[Transcript]:
+    """Role-tagged text dialogues (JSON lines of {"id", "turns": [{"role", "text"}]}, the
+    layout of ../shared/data/dialogues) as transcripts: one segment a non-empty agent or
+    customer turn, one second apart (the texts carry no times). A file or a folder of
+    *.jsonl files; dialogues without an agent turn are skipped."""
+    path = Path(path)
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    for file in files:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            dialogue = json.loads(line)
+            rows = [t for t in dialogue["turns"] if t.get("text", "").strip()
+                    and t.get("role") in ("agent", "customer")]
+            if not any(t["role"] == "agent" for t in rows):
+                continue
+            segments = [{"start": float(i), "end": i + 0.9, "speaker": t["role"], "text": t["text"]}
+                        for i, t in enumerate(rows)]
+            yield transcript_from_dict({"call_id": str(dialogue.get("id", f"{file.stem}:{number}")),
+                                        "language": language, "segments": segments},
+                                       f"{file}:{number}")

@@ -20,7 +20,6 @@ classes the rules must know, beyond these calls: tests/test_phrasings.py.)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -86,26 +85,16 @@ def test_real_agent_turns_rarely_hit_the_forbidden_lexicon():
     language: a good lexicon flags under 1% of their agent turns (measured: 3 of 1,606,
     lexicon and tone model together; the test allows under 0.5%)."""
     from qa.checks import prepare, run_check
-    from qa.model import transcript_from_dict
+    from qa.transcripts import dialogue_transcripts
 
     rubric = bundled("zh-bank-hotline")
     item = next(i for i in rubric.items() if i.id == "forbidden_words")
     check = item.checks[0]
     turns = hits = 0
-    for path in sorted(DIALOGUES.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            dialogue = json.loads(line)
-            rows = [t for t in dialogue["turns"] if t.get("text", "").strip()]
-            segments = [{"start": float(i), "end": i + 0.9, "speaker": t["role"], "text": t["text"]}
-                        for i, t in enumerate(rows) if t["role"] in ("agent", "customer")]
-            if not any(s["speaker"] == "agent" for s in segments):
-                continue
-            t = transcript_from_dict({"call_id": str(dialogue["id"]), "language": "zh",
-                                      "segments": segments})
-            ctx = prepare(t)
-            agent = ctx.by_speaker("agent")
-            turns += len(agent)
-            hits += len({f.segment_index for f in run_check(ctx, check, item.id)
-                         if f.passed is False})
+    for transcript in dialogue_transcripts(DIALOGUES):
+        ctx = prepare(transcript)
+        turns += len(ctx.by_speaker("agent"))
+        hits += len({f.segment_index for f in run_check(ctx, check, item.id)
+                     if f.passed is False})
     assert turns > 1000
     assert hits / turns < 0.005, f"{hits} of {turns} agent turns hit"

@@ -79,11 +79,17 @@ def test_forbidden_words_precision_and_recall(report):
 DIALOGUES = SHARED / "data" / "dialogues"
 
 
-@pytest.mark.skipif(not DIALOGUES.is_dir(), reason="../shared/data/dialogues is absent")
+# The tone model trains on the agent turns of the other two dialogue files as professional
+# (scripts/train_agent_tone.py, TRAIN_DIALOGUES); these helpdesk threads it never sees.
+HELD_OUT_DIALOGUES = DIALOGUES / "stc3_weibo_helpdesk_test.jsonl"
+
+
+@pytest.mark.skipif(not HELD_OUT_DIALOGUES.is_file(), reason="../shared/data/dialogues is absent")
 def test_real_agent_turns_rarely_hit_the_forbidden_lexicon():
-    """Real customer-service dialogues (../shared/data/dialogues) rarely contain forbidden
-    language: a good lexicon flags under 1% of their agent turns (measured: 3 of 1,606,
-    lexicon and tone model together; the test allows under 0.5%)."""
+    """Real customer-service dialogues rarely contain forbidden language: a good rubric
+    flags under 1% of their agent turns (measured on the 766 agent turns of the STC-3
+    helpdesk threads, which no model was trained on: 1, lexicon and tone model together;
+    the test allows under 0.5%)."""
     from qa.checks import prepare, run_check
     from qa.transcripts import dialogue_transcripts
 
@@ -91,10 +97,10 @@ def test_real_agent_turns_rarely_hit_the_forbidden_lexicon():
     item = next(i for i in rubric.items() if i.id == "forbidden_words")
     check = item.checks[0]
     turns = hits = 0
-    for transcript in dialogue_transcripts(DIALOGUES):
+    for transcript in dialogue_transcripts(HELD_OUT_DIALOGUES):
         ctx = prepare(transcript)
         turns += len(ctx.by_speaker("agent"))
         hits += len({f.segment_index for f in run_check(ctx, check, item.id)
                      if f.passed is False})
-    assert turns > 1000
+    assert turns > 700
     assert hits / turns < 0.005, f"{hits} of {turns} agent turns hit"

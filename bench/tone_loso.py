@@ -7,9 +7,10 @@
 
 For each labelled set (tests/data/labelled, holdout, holdout2 .. holdout11) and language,
 a tone model is trained by the recipe on the other sets' agent segments plus the
-training-only sentences (data/agent_tone/LANG.tsv) and applied to the held-out set the way
-the forbidden check applies it: only to the agent segments where no lexicon phrase
-matched. Those segments are found by running the rubric's forbidden_words check with its
+training-only sentences (the recipe's data/agent_tone files, the phrasings and the real
+turns it trains on) and applied to the held-out set the way the forbidden check applies
+it: only to the agent segments where no lexicon phrase matched and no tone_exempt pattern
+matches the whole segment. Those segments are found by running the rubric's forbidden_words check with its
 tone model switched off. Per held-out set it reports:
 
 - missed: rude segments (the labels' forbidden_segments) the lexicon misses, and how many
@@ -59,6 +60,12 @@ class AgentSegment:
     form: str  # match form, as the forbidden check hands it to the model
     rude: bool
     lexicon_hit: bool
+    exempt: bool = False  # the check's tone_exempt patterns keep it from the model
+
+    @property
+    def asked(self) -> bool:
+        """Whether the forbidden check would hand this segment to the model."""
+        return not self.lexicon_hit and not self.exempt
 
 
 def lexicon_only_check(language: str):
@@ -84,7 +91,8 @@ def set_segments(kind: str, language: str, check) -> list[AgentSegment]:
         ctx = prepare(transcript)
         hit = lexicon_hits(ctx, check)
         out += [AgentSegment(transcript.call_id, ps.index, ps.match.text, ps.index in rude,
-                             ps.index in hit) for ps in ctx.by_speaker("agent")]
+                             ps.index in hit, check.tone_exempted(ps))
+                for ps in ctx.by_speaker("agent")]
     return out
 
 
@@ -98,7 +106,8 @@ def dialogue_segments(folder: Path, check, skip: tuple[str, ...] = ()) -> list[A
         ctx = prepare(transcript)
         hit = lexicon_hits(ctx, check)
         out += [AgentSegment(transcript.call_id, ps.index, ps.match.text, False,
-                             ps.index in hit) for ps in ctx.by_speaker("agent")]
+                             ps.index in hit, check.tone_exempted(ps))
+                for ps in ctx.by_speaker("agent")]
     return out
 
 
@@ -146,12 +155,12 @@ def evaluate(language: str, segments: dict[str, list[AgentSegment]],
              show_misses: bool, totals_only: bool, files: tuple[str, ...] | None = None,
              train_dialogues: tuple[str, ...] | None = None) -> None:
     folds = {t: [] for t in thresholds}
-    candidates = [d.form for d in dialogues if not d.lexicon_hit]
+    candidates = [d.form for d in dialogues if d.asked]
     for kind in SETS:
         model = recipe.train(tuple(k for k in SETS if k != kind), language, files, train_dialogues,
                              **hyper)
         held = segments[kind]
-        unmatched = [s for s in held if not s.lexicon_hit]
+        unmatched = [s for s in held if s.asked]
         p_unmatched = model.probabilities([s.form for s in unmatched], normalised=True)
         rude = [s for s in held if s.rude]
         p_rude = model.probabilities([s.form for s in rude], normalised=True)

@@ -16,6 +16,10 @@ rules and not taken from any labelled set:
   `intro`: the opening line with the agent's name known.
 - `forbid`: an agent line — `fail` when forbidden (sarcasm, blame, impatience, threats,
   promises of returns), `pass` when professional (polite traps that share their words).
+- `forbidlex`: the same as `forbid`, for wordings added after the tone models were last
+  trained: scripts/train_agent_tone.py reads only `forbid` lines, so these test the rules
+  (lexicon, allow list, negation cues, tone exemptions) without being training data (the
+  lead folds them into `forbid` when retraining).
 - `pw`: an agent line — `fail` when it asks for a PIN, CVV or one-time code aloud.
 - `holdask` / `holdthx`: the request before, or the words after, a 40 s hold — `pass` when
   they are a request to wait / a thanks for waiting; `close`: the agent's last line.
@@ -39,7 +43,7 @@ ONWARD = {"en": "okay let me put you through to the right team", "zh": "好的 �
 CALL = {"en": {"organisation": "Barclays", "agent_name": "Anna Smith"},
         "zh": {"organisation": "招商银行", "agent_name": "王敏"}}
 ITEM = {"verify": "verify_identity", "disclose": "verify_identity", "perform": "verify_identity", "greet": "greeting",
-        "greetx": "greeting", "intro": "self_intro", "forbid": "forbidden_words",
+        "greetx": "greeting", "intro": "self_intro", "forbid": "forbidden_words", "forbidlex": "forbidden_words",
         "pw": "password_request", "holdask": "hold_etiquette", "holdthx": "hold_etiquette",
         "close": "closing"}
 WAIT = {"en": "please hold", "zh": "请您稍等"}

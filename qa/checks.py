@@ -1294,6 +1294,11 @@ class HoldParams(CheckParams):
     thank: PhraseSet
     min_hold_s: float = Field(default=10.0, gt=0)
     silent_hold_s: float = Field(default=30.0, gt=0)
+    agent_silent_hold_s: float | None = Field(
+        default=None, gt=0,
+        description="an unannounced pause between two of the agent's own turns (the agent went "
+                    "quiet to work, nobody was waiting on the customer) fails from this length; "
+                    "default silent_hold_s")
     announce_within_s: float = Field(default=15.0, ge=0)
     thank_within_segments: int = Field(default=2, ge=1)
 
@@ -1301,7 +1306,8 @@ class HoldParams(CheckParams):
 @check("hold", HoldParams)
 def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Finding]:
     """A hold is a pause of at least `min_hold_s` after the agent asked the customer to
-    wait, or an unannounced pause of `silent_hold_s` or more (a silent hold, a fail).
+    wait, or an unannounced pause of `silent_hold_s` or more (a silent hold, a fail); an
+    unannounced pause between two agent turns is a silent hold from `agent_silent_hold_s`.
     After each announced hold the agent must thank or apologise for the wait in one of
     their first `thank_within_segments` segments. Not applicable without holds."""
     asks = params.ask.occurrences(ctx)
@@ -1312,7 +1318,12 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
         announce = announcements(gap, asks, params.announce_within_s)
         if not announce:
             # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…
-            if round(gap.length, 3) >= params.silent_hold_s:
+            limit = params.silent_hold_s
+            if (params.agent_silent_hold_s is not None
+                    and ctx.segments[gap.before_index].segment.speaker == "agent"
+                    and ctx.segments[gap.after_index].segment.speaker == "agent"):
+                limit = min(limit, params.agent_silent_hold_s)
+            if round(gap.length, 3) >= limit:
                 findings.append(Finding(
                     item_id, "hold", False, "agent", round(gap.start, 2), round(gap.end, 2), "",
                     f"silent hold: {gap.length:.0f} s without asking the customer to wait"))
@@ -1346,7 +1357,9 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
         return findings
     return [Finding(item_id, "hold", None, "agent",
                     detail=f"not applicable: no pause of {params.min_hold_s:g} s or more after a "
-                           f"request to wait, and no silence of {params.silent_hold_s:g} s")]
+                           f"request to wait, and no silence of {params.silent_hold_s:g} s"
+                           + (f" ({params.agent_silent_hold_s:g} s between the agent's own turns)"
+                              if params.agent_silent_hold_s is not None else ""))]
 
 
 class SilenceParams(CheckParams):

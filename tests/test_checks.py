@@ -377,6 +377,21 @@ def test_a_silent_pause_of_exactly_the_limit_fails_despite_float_rounding():
     assert f.passed is False and "silent hold" in f.detail
 
 
+def test_an_unannounced_pause_between_the_agents_own_turns_fails_sooner():
+    # the agent goes quiet to work after their own turn and comes back to talk: 15 s fails;
+    # a pause the customer takes (they went to fetch the card) keeps the longer limit
+    params = {**HOLD, "silent_hold_s": 20, "agent_silent_hold_s": 12}
+    agent_quiet = transcript([("agent", 0.0, 2.0, "好的 核实通过"), ("agent", 17.0, 20.0, "您这张卡的年费是三百元")])
+    [f] = run(params, agent_quiet)
+    assert f.passed is False and "silent hold: 15 s" in f.detail
+    customer_away = transcript([("agent", 0.0, 2.0, "请提供卡号"), ("customer", 2.5, 4.0, "你等一下 我去拿卡"),
+                                ("customer", 19.0, 21.0, "卡号是六二二八")])
+    assert passed(run(params, customer_away)) is None
+    short = transcript([("agent", 0.0, 2.0, "好的"), ("agent", 13.0, 15.0, "查到了")])
+    assert passed(run(params, short)) is None
+    assert passed(run({**HOLD, "silent_hold_s": 20}, agent_quiet)) is None
+
+
 def test_hold_times_come_from_voice_activity_when_there_is_audio():
     t = transcript([("agent", 0.0, 2.0, "请您稍等"), ("agent", 5.0, 8.0, "让您久等了")])
     voice = VoiceActivity(agent=(Interval(0.0, 2.0), Interval(25.0, 28.0)), duration=28.0)

@@ -100,6 +100,8 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("通联支付", "您好 通联客服 我姓李", "zh"),                     # a payment company without 支付
     ("Development Bank of Singapore", "hi dee bee ess cards how can i help", "en"),  # initials of 3+ words
     ("Allied Irish Banks", "good morning a i b card services", "en"),
+    ("浙江泰隆商业银行", "您好 泰隆商业银行 工号二一三", "zh"),     # a province before the name is not said
+    ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
 ])
 def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
     t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)
@@ -120,6 +122,8 @@ def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
     ("招商银行私人银行", "您好 私人银行 我是小李"),          # a department, not a brand
     ("微信支付客服", "您好 客服 我是小李"),
     ("中国人寿财险", "您好 财险 我是小李"),
+    ("浙江农商银行", "您好 农商银行 我是小李"),            # a province dropped leaves no name
+    ("江苏银行", "您好 银行客服 我是小李"),
 ])
 def test_a_department_after_the_institution_is_no_brand(organisation, said):
     t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)

@@ -323,6 +323,10 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  "证券", "基金", "期货", "支付")
 # regions said after a brand (汇丰银行（中国） is said 汇丰中国); any other parenthesised part is
 # an alias the agent may say instead (财付通（微信支付）: 微信支付客服)
+_PROVINCE_RE = re.compile(
+    r"(河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|"
+    r"云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆)(省|自治区|壮族自治区|回族自治区|维吾尔自治区)?")
+_GENERIC_ORG_RE = re.compile(r"(农村|农商|城市|城商|商业|信用|农信|村镇|银行|省|邮政|人民|联合|分行|移动|电信|联通|国际|股份)")
 _PAREN_REGIONS = ("中国", "香港", "澳门", "台湾", "新加坡", "马来西亚")
 _PAREN_PART_RE = re.compile(r"[(（]([^)）]*)[)）]\s*$")
 _INITIALS_SKIP = {"of", "the", "and", "&", "for", "de"}
@@ -391,6 +395,10 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
         else:
             names += [n for n in organisation_names(inner, ()) if n != inner] + [inner]
     names += [n[2:] for n in names if n.startswith("中国") and len(n) > 4]
+    # a province before the institution's own name is not said (江苏邗江民泰村镇银行: 邗江民泰村镇银行,
+    # 广东华兴银行: 华兴银行); a generic remainder (浙江农商银行: 农商银行, 江苏银行: 银行) is no name
+    names += [rest for n in names if (m := _PROVINCE_RE.match(n))
+              and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
     # 招联消费金融 is said 招联金融
     names += [n.replace("消费金融", "金融") for n in names if n.endswith("消费金融") and len(n) > 5]
     names += [m.group(1) for n in names if (m := _OF_PLACE_RE.match(n.lower()))]
@@ -1294,6 +1302,11 @@ class HoldParams(CheckParams):
     thank: PhraseSet
     min_hold_s: float = Field(default=10.0, gt=0)
     silent_hold_s: float = Field(default=30.0, gt=0)
+    agent_silent_hold_s: float | None = Field(
+        default=None, gt=0,
+        description="an unannounced pause between two of the agent's own turns (the agent went "
+                    "quiet to work, nobody was waiting on the customer) fails from this length; "
+                    "default silent_hold_s")
     announce_within_s: float = Field(default=15.0, ge=0)
     thank_within_segments: int = Field(default=2, ge=1)
 
@@ -1301,7 +1314,8 @@ class HoldParams(CheckParams):
 @check("hold", HoldParams)
 def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Finding]:
     """A hold is a pause of at least `min_hold_s` after the agent asked the customer to
-    wait, or an unannounced pause of `silent_hold_s` or more (a silent hold, a fail).
+    wait, or an unannounced pause of `silent_hold_s` or more (a silent hold, a fail); an
+    unannounced pause between two agent turns is a silent hold from `agent_silent_hold_s`.
     After each announced hold the agent must thank or apologise for the wait in one of
     their first `thank_within_segments` segments. Not applicable without holds."""
     asks = params.ask.occurrences(ctx)
@@ -1312,7 +1326,12 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
         announce = announcements(gap, asks, params.announce_within_s)
         if not announce:
             # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…
-            if round(gap.length, 3) >= params.silent_hold_s:
+            limit = params.silent_hold_s
+            if (params.agent_silent_hold_s is not None
+                    and ctx.segments[gap.before_index].segment.speaker == "agent"
+                    and ctx.segments[gap.after_index].segment.speaker == "agent"):
+                limit = min(limit, params.agent_silent_hold_s)
+            if round(gap.length, 3) >= limit:
                 findings.append(Finding(
                     item_id, "hold", False, "agent", round(gap.start, 2), round(gap.end, 2), "",
                     f"silent hold: {gap.length:.0f} s without asking the customer to wait"))
@@ -1346,7 +1365,9 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
         return findings
     return [Finding(item_id, "hold", None, "agent",
                     detail=f"not applicable: no pause of {params.min_hold_s:g} s or more after a "
-                           f"request to wait, and no silence of {params.silent_hold_s:g} s")]
+                           f"request to wait, and no silence of {params.silent_hold_s:g} s"
+                           + (f" ({params.agent_silent_hold_s:g} s between the agent's own turns)"
+                              if params.agent_silent_hold_s is not None else ""))]
 
 
 class SilenceParams(CheckParams):

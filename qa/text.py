@@ -322,6 +322,16 @@ def _word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
+@functools.lru_cache(maxsize=2048)
+def _latin_base(lower: str) -> str:
+    """A Latin letter with diacritics as its plain letter (á -> a, ø stays ø): Siobhán is
+    said and written Siobhan in the agent's name; other characters unchanged."""
+    if lower.isascii():
+        return lower
+    base = "".join(c for c in unicodedata.normalize("NFD", lower) if not unicodedata.combining(c))
+    return base if base and base.isascii() and base.isalpha() else lower
+
+
 def _match_chars_with_words(display: str) -> tuple[list[str], list[int]]:
     chars: list[str] = []
     offsets: list[int] = []
@@ -329,6 +339,8 @@ def _match_chars_with_words(display: str) -> tuple[list[str], list[int]]:
     for i, ch in enumerate(display):
         if ch.isalnum():
             lower = ch.lower()  # may be two characters (İ -> i̇); both map back to ch
+            if not lower.isascii():
+                lower = _latin_base(lower)
             if pending_space and chars and _word_char(chars[-1]) and _word_char(lower[0]):
                 chars.append(" ")
                 offsets.append(i - 1)

@@ -100,6 +100,8 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("通联支付", "您好 通联客服 我姓李", "zh"),                     # a payment company without 支付
     ("Development Bank of Singapore", "hi dee bee ess cards how can i help", "en"),  # initials of 3+ words
     ("Allied Irish Banks", "good morning a i b card services", "en"),
+    ("浙江泰隆商业银行", "您好 泰隆商业银行 工号二一三", "zh"),     # a province before the name is not said
+    ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
 ])
 def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
     t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)
@@ -120,6 +122,8 @@ def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
     ("招商银行私人银行", "您好 私人银行 我是小李"),          # a department, not a brand
     ("微信支付客服", "您好 客服 我是小李"),
     ("中国人寿财险", "您好 财险 我是小李"),
+    ("浙江农商银行", "您好 农商银行 我是小李"),            # a province dropped leaves no name
+    ("江苏银行", "您好 银行客服 我是小李"),
 ])
 def test_a_department_after_the_institution_is_no_brand(organisation, said):
     t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)
@@ -375,6 +379,21 @@ def test_a_silent_pause_of_exactly_the_limit_fails_despite_float_rounding():
             ("agent", 51.3, 55.0, "喂 在听吗 查到了")]
     [f] = run({**HOLD, "silent_hold_s": 20}, transcript(rows))
     assert f.passed is False and "silent hold" in f.detail
+
+
+def test_an_unannounced_pause_between_the_agents_own_turns_fails_sooner():
+    # the agent goes quiet to work after their own turn and comes back to talk: 15 s fails;
+    # a pause the customer takes (they went to fetch the card) keeps the longer limit
+    params = {**HOLD, "silent_hold_s": 20, "agent_silent_hold_s": 12}
+    agent_quiet = transcript([("agent", 0.0, 2.0, "好的 核实通过"), ("agent", 17.0, 20.0, "您这张卡的年费是三百元")])
+    [f] = run(params, agent_quiet)
+    assert f.passed is False and "silent hold: 15 s" in f.detail
+    customer_away = transcript([("agent", 0.0, 2.0, "请提供卡号"), ("customer", 2.5, 4.0, "你等一下 我去拿卡"),
+                                ("customer", 19.0, 21.0, "卡号是六二二八")])
+    assert passed(run(params, customer_away)) is None
+    short = transcript([("agent", 0.0, 2.0, "好的"), ("agent", 13.0, 15.0, "查到了")])
+    assert passed(run(params, short)) is None
+    assert passed(run({**HOLD, "silent_hold_s": 20}, agent_quiet)) is None
 
 
 def test_hold_times_come_from_voice_activity_when_there_is_audio():

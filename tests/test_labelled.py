@@ -3,15 +3,15 @@
 tests/data/labelled/ (54 Mandarin, 12 English calls), holdout/ (30 + 8), holdout2/
 (30 + 10), holdout3/ (30 + 12), holdout4/ (24 + 20), holdout5/ (30 + 20), holdout6/
 (30 + 20), holdout7/ (30 + 20), holdout8/ (30 + 20), holdout9/ (30 + 20), holdout10/ (30 + 20) and
-holdout11/ (30 + 20), and for forbidden words also holdout12/ (30 + 20) and holdout13/ (30 + 20),
+holdout11/ (30 + 20), holdout12/ (30 + 20) and holdout13/ (30 + 20),
 each written and labelled independently of the rules and of each other, are scored with
 the bundled rubrics. (Each held-out set was measured before the rules saw it; the README
 gives those first figures. Where the rules keep a judgement against a set's
 label, its README or the README's "Measured quality" says which and why: holdout6 counts a
 registered phone number alone as verification and a customer hang-up as a missing
-closing, as the older sets do; holdout8's h8-zh-024 is "na" for hold
-etiquette, its unannounced pause being 18 s and a silent hold 20 s, as long_silence's dead
-air is and as holdout7's labelling rule said.)
+closing, as the older sets do. holdout8's h8-zh-024, once kept "na" for hold etiquette,
+now agrees: an unannounced pause between two of the agent's own turns is a silent hold from
+12 s, as every set labels one.)
 Every shared item must agree with the labels on at least 95% of the calls of each set and
 language; forbidden words, counted by agent segment, need precision >= 0.95 and recall >=
 0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`. (Wording
@@ -33,17 +33,14 @@ SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
-# first; the README lists those first figures). holdout12 and holdout13 are measured and
-# trained on by the tone models; their forbidden-word class fixes are done (FORBIDDEN_SETS),
-# the other items' are still to come: not yet here.
+# first; the README lists those first figures).
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
         ("holdout6", "zh"), ("holdout6", "en"), ("holdout7", "zh"), ("holdout7", "en"),
         ("holdout8", "zh"), ("holdout8", "en"), ("holdout9", "zh"), ("holdout9", "en"),
-        ("holdout10", "zh"), ("holdout10", "en"), ("holdout11", "zh"), ("holdout11", "en")]
-# Sets held to the bars for forbidden words only, until their other items are fixed too.
-FORBIDDEN_SETS = [("holdout12", "zh"), ("holdout12", "en"), ("holdout13", "zh"), ("holdout13", "en")]
+        ("holdout10", "zh"), ("holdout10", "en"), ("holdout11", "zh"), ("holdout11", "en"),
+        ("holdout12", "zh"), ("holdout12", "en"), ("holdout13", "zh"), ("holdout13", "en")]
 
 
 def report_for(kind: str, language: str):
@@ -78,15 +75,6 @@ def test_forbidden_words_precision_and_recall(report):
     fw = report.forbidden
     assert fw.precision >= 0.95, f"precision {fw.precision:.3f}, false hits {fw.false_hits}"
     assert fw.recall >= 0.90, f"recall {fw.recall:.3f}, misses {fw.misses}"
-
-
-@pytest.mark.parametrize("kind, language", FORBIDDEN_SETS, ids=[f"{k}-{lang}" for k, lang in FORBIDDEN_SETS])
-def test_forbidden_words_of_the_newer_sets(kind, language):
-    report = report_for(kind, language)
-    entry = report.items["forbidden_words"]
-    assert entry.total == report.calls
-    assert entry.rate >= 0.95, f"forbidden_words: {entry.rate:.1%}, disagreements {entry.disagreements}"
-    test_forbidden_words_precision_and_recall(report)
 
 
 DIALOGUES = SHARED / "data" / "dialogues"

@@ -435,3 +435,11 @@ def test_texts_seen_before_get_the_forms_they_got_the_first_time(monkeypatch):
     for call, want in zip(calls * 2, expected * 2):
         assert forms(call) == want
         assert len(qa.text._MATCH_FORMS) <= max(6, len(set(CALL_TEXTS)))  # or one call's
+
+
+def test_latin_letters_with_diacritics_match_their_plain_letters():
+    # an agent named Siobhan Kelly says (and a transcript writes) Siobhán; Chinese is unchanged
+    assert match_text("My name is Siobhán.").text == "my name is siobhan"
+    assert match_text("José Núñez, Zoë").text == "jose nunez zoe"
+    m = match_text("您好 Renée 王")
+    assert m.text == "您好renee王" and m.evidence(2, 7) == "Renée"

@@ -622,8 +622,13 @@ class PhraseRuntime:
         return number, hit.start, hit.end, hit.form, hit.score
 
     def _hit_of(self, plain: tuple) -> PhraseHit:
+        """The PhraseHit a kept tuple stands for, its fields set at once (as
+        _prepared_segment does: a frozen dataclass's __init__ sets them one by one)."""
         number, start, end, form, score = plain
-        return PhraseHit(self._entries[number], start, end, form, score)
+        hit = object.__new__(PhraseHit)
+        hit.__dict__.update(entry=self._entries[number], start=start, end=end, form=form,
+                            score=score)
+        return hit
 
     def _find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         m = ps.match

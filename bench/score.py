@@ -30,7 +30,7 @@ from qa.model import transcript_from_dict  # noqa: E402
 from qa.models import ModelDirectory  # noqa: E402
 from qa.checks import REGEX_PREFIX  # noqa: E402
 from qa.rubric import score_transcript  # noqa: E402
-from qa.rubrics import LexiconDirectory, find_rubric, load_rubric  # noqa: E402
+from qa.rubrics import LexiconDirectory, find_rubric, freeze_loaded, load_rubric  # noqa: E402
 from qa.text import match_text  # noqa: E402
 
 AGENT = [
@@ -111,6 +111,7 @@ def main() -> None:
         calls = [synthetic_call(rng, i, args.segments, args.distinct) for i in range(args.calls)]
         rubric, entries, patterns = padded_rubric(args.phrases)
         runs.append((label, tone, calls, rubric))
+    freeze_loaded()  # as `qa score` and `qa batch` do once their rubric is loaded
     print(f"{args.calls} calls x {args.segments} segments, forbidden lexicon {len(entries)} "
           f"phrases and {len(patterns)} patterns")
 

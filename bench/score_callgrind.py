@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from score import padded_rubric, synthetic_call  # noqa: E402
 from qa.model import transcript_from_dict  # noqa: E402
 from qa.rubric import score_transcript  # noqa: E402
+from qa.rubrics import freeze_loaded  # noqa: E402
 
 
 def instrumentation(state: str) -> None:
@@ -44,6 +45,7 @@ def main() -> None:
     rubric, _, _ = padded_rubric(500)
     if args.no_tone:
         next(i for i in rubric.items() if i.id == "forbidden_words").checks[0]._tone = None
+    freeze_loaded()  # as `qa score` and `qa batch` do once their rubric is loaded
     for _ in range(2):  # warm caches
         score_transcript(rubric, transcript_from_dict(calls[-1]))
     instrumentation("on")

@@ -32,7 +32,8 @@ from qa import store
 from qa.errors import InputError, QAError
 from qa.model import CALL_FIELDS, Call, Transcript, transcript_from_dict
 from qa.rubric import Rubric, score_transcript
-from qa.rubrics import find_rubric, load_rubric, rubric_fingerprint, rubric_identity
+from qa.rubrics import (find_rubric, freeze_loaded, load_rubric, rubric_fingerprint,
+                        rubric_identity)
 from qa.store import FailureRecord, StoredCall
 from qa.transcripts import decode_transcript_bytes, parse_transcript_json
 
@@ -242,6 +243,7 @@ def _state(settings: WorkerSettings, rubric: Rubric | None = None) -> _WorkerSta
         except ImportError:
             predict_for_rubric = None
         state = _STATES[settings] = _WorkerState(rubric, settings, predictor=predict_for_rubric)
+        freeze_loaded()
     return state
 
 

@@ -537,8 +537,12 @@ class PhraseRuntime:
         self.loose = loose
         self.fuzzy = fuzzy
         # hits per (segment text, the call's filled-in templates), kept across calls
-        self._found: dict[tuple, list[PhraseHit]] = {}
-        self._fuzzy_found: dict[tuple, PhraseHit | None] = {}
+        self._found: dict[tuple, tuple[tuple, ...]] = {}
+        self._fuzzy_found: dict[tuple, tuple | None] = {}
+        # the entries of kept hits, numbered (see _plain_hit): lexicon entries, and those
+        # made for a pattern, template or fuzzy hit, one number per distinct entry
+        self._entries: list[LexiconEntry] = []
+        self._entry_numbers: dict[LexiconEntry, int] = {}
 
     def size(self) -> int:
         return (len(self.matcher) + len(self.templates) + len(self.patterns)
@@ -606,10 +610,33 @@ class PhraseRuntime:
         never has to look at, where tens of thousands of kept empty lists slowed every
         full collection)."""
         key = (ps.match.text, self.resolved_templates(ctx))
-        hits = self._found.get(key)
-        if hits is None:
-            hits = keep(self._found, key, tuple(self._find(ctx, ps)), KEPT_FINDS)
-        return hits
+        kept = self._found.get(key)
+        if kept is None:
+            hits = tuple(self._find(ctx, ps))
+            keep(self._found, key, tuple(map(self._plain_hit, hits)), KEPT_FINDS)
+            return hits
+        return tuple(map(self._hit_of, kept)) if kept else ()
+
+    def _plain_hit(self, hit: PhraseHit) -> tuple:
+        """A hit as the memory keeps it: its entry's number in `_entries` and its numbers
+        and form, a tuple of atoms, which the garbage collector stops tracking, where
+        kept PhraseHit objects (tens of thousands on calls of new texts) stayed on its
+        books and were walked by every full collection."""
+        entry = hit.entry
+        number = self._entry_numbers.get(entry)
+        if number is None:
+            number = self._entry_numbers[entry] = len(self._entries)
+            self._entries.append(entry)
+        return number, hit.start, hit.end, hit.form, hit.score
+
+    def _hit_of(self, plain: tuple) -> PhraseHit:
+        """The PhraseHit a kept tuple stands for, its fields set at once (as
+        _prepared_segment does: a frozen dataclass's __init__ sets them one by one)."""
+        number, start, end, form, score = plain
+        hit = object.__new__(PhraseHit)
+        hit.__dict__.update(entry=self._entries[number], start=start, end=end, form=form,
+                            score=score)
+        return hit
 
     def _find(self, ctx: CallContext, ps: PreparedSegment) -> list[PhraseHit]:
         m = ps.match
@@ -651,10 +678,13 @@ class PhraseRuntime:
         characters: fuzzy matching of shorter ones finds everything), or None."""
         if self.fuzzy is None:
             return None
-        kept = (ps.match.text, self.resolved_templates(ctx)[0])
-        if kept in self._fuzzy_found:
-            return self._fuzzy_found[kept]
-        return keep(self._fuzzy_found, kept, self._fuzzy_find(ctx, ps), KEPT_FINDS)
+        key = (ps.match.text, self.resolved_templates(ctx)[0])
+        if key in self._fuzzy_found:
+            kept = self._fuzzy_found[key]
+            return None if kept is None else self._hit_of(kept)
+        hit = self._fuzzy_find(ctx, ps)
+        keep(self._fuzzy_found, key, None if hit is None else self._plain_hit(hit), KEPT_FINDS)
+        return hit
 
     def _fuzzy_find(self, ctx: CallContext, ps: PreparedSegment) -> PhraseHit | None:
         key = ("fuzzy", id(self))

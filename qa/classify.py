@@ -222,24 +222,36 @@ class _CodedVocabulary:
         coefficients, summed term by term in order of first occurrence in the text
         (np.bincount adds each text's terms in the order they come)."""
         owner, code = self._grams(texts)
-        at = np.minimum(np.searchsorted(self.codes, code), len(self.codes) - 1)
-        known = self.codes[at] == code
+        codes = self.codes
+        size = len(codes)
+        at = codes.searchsorted(code)
+        np.minimum(at, size - 1, out=at)
+        known = codes[at] == code
         owner, term = owner[known], at[known]
-        pair = owner * len(self.codes) + term
-        unique, first, counts = np.unique(pair, return_index=True, return_counts=True)
-        order = np.argsort(first, kind="stable")
-        unique, counts = unique[order], counts[order]
-        owner, term = unique // len(self.codes), unique % len(self.codes)
-        idf, weight = self.idf[term], self.weight[term]
+        # Each (text, term) counted at its first n-gram: a stable sort by pair groups
+        # equal pairs in n-gram order, so a group's first member is its first occurrence;
+        # those, taken in n-gram order, are np.unique's pairs re-sorted by first index
+        # (what this did before, with a second sort).
+        pair = owner * size + term
+        order = pair.argsort(kind="stable")
+        ranked = pair[order]
+        starts = np.empty(len(ranked), dtype=bool)
+        starts[:1] = True
+        np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
+        bounds = np.flatnonzero(starts)
+        counted = np.zeros(len(pair), dtype=np.int64)
+        counted[order[bounds]] = np.diff(bounds, append=len(ranked))
+        first = np.flatnonzero(counted)
+        counts, owner, term = counted[first], owner[first], term[first]
         # math.log, as the per-text path uses, not numpy's (which may differ in the last bit)
         table = np.array([0.0] + [(1.0 + math.log(c)) if sublinear else float(c)
                                   for c in range(1, int(counts.max(initial=1)) + 1)])
         tf = table[counts]
-        once = counts == 1
-        norm_terms = np.where(once, idf * idf, tf * tf * idf * idf)
-        dot_terms = np.where(once, weight, tf * weight)
-        norms = np.bincount(owner, weights=norm_terms, minlength=len(texts))
-        dots = np.bincount(owner, weights=dot_terms, minlength=len(texts))
+        idf = self.idf[term]
+        # A term seen once has tf 1.0, so these are exactly the per-text path's idf * idf
+        # and weight for it (multiplying by 1.0 is exact), in the same order of operations.
+        norms = np.bincount(owner, weights=tf * tf * idf * idf, minlength=len(texts))
+        dots = np.bincount(owner, weights=tf * self.weight[term], minlength=len(texts))
         return list(zip(norms.tolist(), dots.tolist()))
 
 

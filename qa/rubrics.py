@@ -8,6 +8,7 @@ Lexicons are `lexicons/NAME.txt` beside the rubric: one phrase a line, optionall
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -304,6 +305,16 @@ def load_rubric(name_or_path: str, bind: bool = True) -> Rubric:
     return rubric_from_yaml(text, str(path), bind=bind)
 
 
+def freeze_loaded() -> None:
+    """Take every object alive now out of the garbage collector's reach (gc.freeze): the
+    loaded rubrics, lexicons and models and the libraries imported for them (about
+    500,000 objects, most of them pypinyin's phrase dictionary and scikit-learn and
+    torch, imported by skops), which every full collection walked again, a tenth of the
+    time of scoring calls of new texts. For a process that scores many calls: called by
+    RubricChooser and the batch workers once a rubric is loaded."""
+    gc.freeze()
+
+
 class RubricChooser:
     """The rubric for each call: one named rubric, or with `auto` the bundled default for
     the call's language (zh-bank-hotline, en-card-services). Rubrics are loaded once."""
@@ -313,6 +324,7 @@ class RubricChooser:
         self._loaded: dict[str, Rubric] = {}
         if name_or_path != AUTO:
             self._loaded[name_or_path] = load_rubric(name_or_path)
+            freeze_loaded()
 
     def for_language(self, language: str) -> Rubric:
         name = self.name
@@ -324,4 +336,5 @@ class RubricChooser:
             name = DEFAULT_RUBRIC_BY_LANGUAGE[base]
         if name not in self._loaded:
             self._loaded[name] = load_rubric(name)
+            freeze_loaded()
         return self._loaded[name]

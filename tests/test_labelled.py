@@ -33,7 +33,8 @@ SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
-# first; the README lists those first figures).
+# first; the README lists those first figures). holdout14 and holdout15 are measured
+# untouched and wait for their class fixes (and for the tone models' next training): not yet.
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),

@@ -1334,9 +1334,9 @@ class HoldParams(CheckParams):
     silent_hold_s: float = Field(default=30.0, gt=0)
     agent_silent_hold_s: float | None = Field(
         default=None, gt=0,
-        description="an unannounced pause between two of the agent's own turns (the agent went "
-                    "quiet to work, nobody was waiting on the customer) fails from this length; "
-                    "default silent_hold_s")
+        description="an unannounced pause before the agent's next turn, once the agent has "
+                    "spoken (the agent went quiet to work, or left the customer's words "
+                    "unanswered), fails from this length; default silent_hold_s")
     announce_within_s: float = Field(default=15.0, ge=0)
     thank_within_segments: int = Field(default=2, ge=1)
 
@@ -1345,7 +1345,8 @@ class HoldParams(CheckParams):
 def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Finding]:
     """A hold is a pause of at least `min_hold_s` after the agent asked the customer to
     wait, or an unannounced pause of `silent_hold_s` or more (a silent hold, a fail); an
-    unannounced pause between two agent turns is a silent hold from `agent_silent_hold_s`.
+    unannounced pause before an agent turn (once the agent has spoken) is a silent hold
+    from `agent_silent_hold_s`.
     After each announced hold the agent must thank or apologise for the wait in one of
     their first `thank_within_segments` segments. Not applicable without holds."""
     asks = params.ask.occurrences(ctx)
@@ -1357,9 +1358,13 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
         if not announce:
             # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…
             limit = params.silent_hold_s
+            # the agent owes the line its next words: after their own turn (working in
+            # silence) or after the customer's (an answer left hanging); a late opening, before
+            # the agent has said anything, is the greeting's matter
             if (params.agent_silent_hold_s is not None
-                    and ctx.segments[gap.before_index].segment.speaker == "agent"
-                    and ctx.segments[gap.after_index].segment.speaker == "agent"):
+                    and ctx.segments[gap.after_index].segment.speaker == "agent"
+                    and any(ps.segment.speaker == "agent"
+                            for ps in ctx.segments[: gap.before_index + 1])):
                 limit = min(limit, params.agent_silent_hold_s)
             if round(gap.length, 3) >= limit:
                 findings.append(Finding(
@@ -1396,7 +1401,7 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
     return [Finding(item_id, "hold", None, "agent",
                     detail=f"not applicable: no pause of {params.min_hold_s:g} s or more after a "
                            f"request to wait, and no silence of {params.silent_hold_s:g} s"
-                           + (f" ({params.agent_silent_hold_s:g} s between the agent's own turns)"
+                           + (f" ({params.agent_silent_hold_s:g} s before the agent's next turn)"
                               if params.agent_silent_hold_s is not None else ""))]
 
 

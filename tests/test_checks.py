@@ -396,6 +396,18 @@ def test_an_unannounced_pause_between_the_agents_own_turns_fails_sooner():
     assert passed(run({**HOLD, "silent_hold_s": 20}, agent_quiet)) is None
 
 
+def test_an_unanswered_customer_turn_fails_sooner_but_a_late_opening_does_not():
+    # the customer asks and the agent works in silence before answering: the agent owes the
+    # next words, so 14 s fails; a pause before the agent's first words is the greeting's matter
+    params = {**HOLD, "silent_hold_s": 20, "agent_silent_hold_s": 12}
+    unanswered = transcript([("agent", 0.0, 2.0, "您好 请讲"), ("customer", 2.5, 6.0, "那我什么时候能拿到退款"),
+                             ("agent", 20.0, 24.0, "退款三到五个工作日到账")])
+    [f] = run(params, unanswered)
+    assert f.passed is False and "silent hold: 14 s" in f.detail
+    late_opening = transcript([("customer", 0.0, 2.0, "喂 能听到吗"), ("agent", 16.0, 20.0, "您好 这里是客服")])
+    assert passed(run(params, late_opening)) is None
+
+
 def test_hold_times_come_from_voice_activity_when_there_is_audio():
     t = transcript([("agent", 0.0, 2.0, "请您稍等"), ("agent", 5.0, 8.0, "让您久等了")])
     voice = VoiceActivity(agent=(Interval(0.0, 2.0), Interval(25.0, 28.0)), duration=28.0)

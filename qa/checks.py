@@ -399,6 +399,9 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # 广东华兴银行: 华兴银行); a generic remainder (浙江农商银行: 农商银行, 江苏银行: 银行) is no name
     names += [rest for n in names if (m := _PROVINCE_RE.match(n))
               and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
+    # 深圳农村商业银行 is said 深圳农商银行 (or 农商行)
+    names += [n.replace("农村商业银行", short) for n in names if "农村商业银行" in n and len(n) > 6
+              for short in ("农商银行", "农商行")]
     # 招联消费金融 is said 招联金融
     names += [n.replace("消费金融", "金融") for n in names if n.endswith("消费金融") and len(n) > 5]
     names += [m.group(1) for n in names if (m := _OF_PLACE_RE.match(n.lower()))]

@@ -68,7 +68,7 @@ def status_of(language: str, kind: str, text: str) -> str:
     elif kind in ("holdask", "holdthx"):
         ask, thanks = (text, THANKS[language]) if kind == "holdask" else (WAIT[language], text)
         rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
-                ("agent", 20, 25, ask), ("agent", 65, 70, thanks), ("customer", 71, 73, reply)]
+                ("agent", 10, 15, ask), ("agent", 55, 60, thanks), ("customer", 61, 63, reply)]
     elif kind == "close":
         rows = [("agent", 0, 4, OPENING[language]), ("customer", 5, 8, reply),
                 ("agent", 20, 25, BALANCE[language]), ("customer", 26, 28, reply),

@@ -1141,7 +1141,8 @@ def customer_turns(ctx: CallContext, after: int, turns: int) -> list[list[Prepar
 
 
 def performed_evidence(ctx: CallContext, first: PhraseSet, performed: PerformedParams,
-                       params: CheckParams) -> PerformedEvidence | None:
+                       params: CheckParams, keep: Callable[[list], list] | None = None
+                       ) -> PerformedEvidence | None:
     """The first request the customer answered, or the first statement that the check
     succeeded, whichever comes first in the call; None when neither happens (the event
     was only mentioned: a rule, an offer the customer declined, a question that asks for
@@ -1150,6 +1151,8 @@ def performed_evidence(ctx: CallContext, first: PhraseSet, performed: PerformedP
     excluded = set(performed.request_excludes)
     requests = [(ps, h) for ps, h in request_set.occurrences(ctx, params, use_fuzzy=False)
                 if h.entry.category not in excluded]
+    if keep is not None:
+        requests = keep(requests)
     answered: PerformedEvidence | None = None
     seen: set[int] = set()
     for ps, hit in requests:
@@ -1215,10 +1218,18 @@ class SequenceParams(CheckParams):
     then_name: str = "the second event"
     performed: PerformedParams | None = Field(
         default=None, description="when `then` never occurs, pass if `first` was carried out")
+    others: PhraseSet | None = Field(
+        default=None, description="someone other than the caller named as the owner of what "
+                                  "`first` asks for (您母亲的, 'your late husband's'): a `first` "
+                                  "hit that contains one, or starts just after one, is not the "
+                                  "caller's verification")
+    others_reach: int = Field(default=8, ge=0)
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> None:
         super().bind(lexicons, models)
+        if self.others is not None:
+            self.others.bind(lexicons, models)
         if self.performed is not None:
             for phrase_set in self.performed.phrase_sets():
                 phrase_set.bind(lexicons, models)
@@ -1233,15 +1244,16 @@ def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> li
     thens = params.then.occurrences(ctx, params, use_fuzzy=False, first_only=True)
     if not thens:
         if params.performed is not None:
-            evidence = performed_evidence(ctx, params.first, params.performed, params)
+            evidence = performed_evidence(ctx, params.first, params.performed, params,
+                                          keep=lambda found: _own_firsts(ctx, params, found))
             if evidence is not None:
                 return _performed_findings(item_id, params, evidence)
         return [Finding(item_id, "sequence", None, params.then.speaker, detail=(
             f"not applicable: {params.then_name} does not occur"))]
     then_ps, then_hit = thens[0]
     then_time = then_ps.time_at(then_hit.start)
-    firsts = params.first.occurrences(ctx, params, first_only=True,
-                                      up_to_segment=then_ps.index)
+    firsts = _own_firsts(ctx, params, params.first.occurrences(
+        ctx, params, first_only=params.others is None, up_to_segment=then_ps.index))
     before = [(ps, h) for ps, h in firsts
               if (ps.index, h.start) < (then_ps.index, then_hit.start)]
     then_where = f"{params.then_name} '{then_ps.match.evidence(then_hit.start, then_hit.end)}' at {_fmt_t(then_time)}"
@@ -1249,11 +1261,24 @@ def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> li
         ps, hit = before[0]
         return [_hit_finding(item_id, "sequence", ps, hit.start, hit.end, True,
                              f"{params.first_name} before {then_where}")]
-    later = [(ps, h) for ps, h in params.first.occurrences(ctx, params, use_fuzzy=False)
+    later = [(ps, h) for ps, h in _own_firsts(ctx, params, params.first.occurrences(ctx, params, use_fuzzy=False))
              if (ps.index, h.start) > (then_ps.index, then_hit.start)][:1]
     late = f"; {params.first_name} only later, at {_fmt_t(later[0][0].time_at(later[0][1].start))}" if later else ""
     return [_hit_finding(item_id, "sequence", then_ps, then_hit.start, then_hit.end, False,
                          f"{then_where} without {params.first_name} before it{late}")]
+
+
+def _own_firsts(ctx: CallContext, params: SequenceParams,
+                found: list[tuple[PreparedSegment, PhraseHit]]) -> list[tuple[PreparedSegment, PhraseHit]]:
+    """`first` hits that are not about someone else's details (see SequenceParams.others)."""
+    if params.others is None or not found:
+        return found
+    kept = []
+    for ps, hit in found:
+        others = params.others.find(ctx, ps)
+        if not any(hit.start - params.others_reach <= o.start < hit.end for o in others):
+            kept.append((ps, hit))
+    return kept
 
 
 # --- gaps: hold, silence -----------------------------------------------------------------

@@ -417,6 +417,10 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     for org in organisations:
         if org.fits(organisation):
             names.extend(org.names())
+    # a one-word brand of six letters or more that ASR splits in two ("true ist" for Truist):
+    # each split with two letters or more on either side
+    names += [f"{n[:i]} {n[i:]}" for n in list(names)
+              if n.isascii() and n.isalpha() and len(n) >= 6 for i in range(2, len(n) - 1)]
     names += [spoken for n in names for spoken in spelled_out(n)]
     return list(dict.fromkeys(n for n in names if n))
 

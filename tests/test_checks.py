@@ -102,6 +102,10 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("Allied Irish Banks", "good morning a i b card services", "en"),
     ("浙江泰隆商业银行", "您好 泰隆商业银行 工号二一三", "zh"),     # a province before the name is not said
     ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
+    ("广东顺德农村商业银行", "您好 顺德农商银行 工号二一三", "zh"),  # 农村商业银行 said 农商银行 / 农商行
+    ("东莞农村商业银行", "您好，东莞农商行，我姓陈", "zh"),
+    ("Truist", "thanks for calling tru ist this is dana", "en"),  # a one-word brand ASR splits in two
+    ("Barclays", "good morning bar clays card services", "en"),
 ])
 def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
     t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)

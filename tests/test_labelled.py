@@ -34,7 +34,8 @@ SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
 # first; the README lists those first figures). holdout14 and holdout15 are measured
-# untouched and wait for their class fixes (and for the tone models' next training): not yet.
+# untouched; their forbidden words are fixed by class (FORBIDDEN_ONLY_SETS below), their other
+# items wait for their own class fixes (and the tone models for their next training): not yet.
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
@@ -76,6 +77,21 @@ def test_forbidden_words_precision_and_recall(report):
     fw = report.forbidden
     assert fw.precision >= 0.95, f"precision {fw.precision:.3f}, false hits {fw.false_hits}"
     assert fw.recall >= 0.90, f"recall {fw.recall:.3f}, misses {fw.misses}"
+
+
+# Sets whose forbidden words meet every bar while their other items are still being fixed.
+FORBIDDEN_ONLY_SETS = [("holdout14", "zh"), ("holdout14", "en"), ("holdout15", "zh"), ("holdout15", "en")]
+
+
+@pytest.fixture(scope="module", params=FORBIDDEN_ONLY_SETS, ids=[f"{k}-{lang}" for k, lang in FORBIDDEN_ONLY_SETS])
+def forbidden_only_report(request):
+    return report_for(*request.param)
+
+
+def test_forbidden_words_of_the_newest_sets(forbidden_only_report):
+    entry = forbidden_only_report.items["forbidden_words"]
+    assert entry.rate >= 0.95, f"forbidden_words: {entry.rate:.1%}, disagreements {entry.disagreements}"
+    test_forbidden_words_precision_and_recall(forbidden_only_report)
 
 
 DIALOGUES = SHARED / "data" / "dialogues"

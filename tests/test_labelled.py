@@ -34,7 +34,8 @@ SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
-# first; the README lists those first figures).
+# first; the README lists those first figures). holdout16 and holdout17 are measured
+# untouched and wait for their class fixes: not yet here.
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),

@@ -5,6 +5,7 @@ itself failed, 2 bad input or usage."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -801,6 +802,11 @@ def ui(
         raise _fail(str(exc), 1)
     err.print(f"callqa UI on http://127.0.0.1:{port} ({db}{', demo' if demo else ''}); "
               "Ctrl-C stops it", highlight=False, markup=False)
+    if os.name == "posix":
+        # Become Streamlit, so a stop signal sent to `qa ui` (a supervisor's SIGTERM, not
+        # only Ctrl-C) reaches the server instead of leaving it running without a parent.
+        sys.stderr.flush()
+        os.execve(launch.argv[0], launch.argv, launch.env)
     try:
         code = subprocess.call(launch.argv, env=launch.env)
     except KeyboardInterrupt:

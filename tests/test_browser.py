@@ -68,6 +68,10 @@ def server(tmp_path_factory):
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+    # `qa ui` is the server (it execs Streamlit): stopping it leaves nothing listening
+    time.sleep(0.5)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
 
 
 @pytest.fixture(scope="module")

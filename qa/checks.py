@@ -1145,18 +1145,19 @@ def customer_turns(ctx: CallContext, after: int, turns: int) -> list[list[Prepar
 
 
 def performed_evidence(ctx: CallContext, first: PhraseSet, performed: PerformedParams,
-                       params: CheckParams, keep: Callable[[list], list] | None = None
+                       params: CheckParams, own: Callable[[list], list] | None = None
                        ) -> PerformedEvidence | None:
     """The first request the customer answered, or the first statement that the check
     succeeded, whichever comes first in the call; None when neither happens (the event
     was only mentioned: a rule, an offer the customer declined, a question that asks for
-    no credential)."""
+    no credential). `own`, when given, keeps only the requests that are about the caller
+    (SequenceParams.others)."""
     request_set = performed.request or first
     excluded = set(performed.request_excludes)
     requests = [(ps, h) for ps, h in request_set.occurrences(ctx, params, use_fuzzy=False)
                 if h.entry.category not in excluded]
-    if keep is not None:
-        requests = keep(requests)
+    if own is not None:
+        requests = own(requests)
     answered: PerformedEvidence | None = None
     seen: set[int] = set()
     for ps, hit in requests:
@@ -1249,7 +1250,7 @@ def sequence_check(ctx: CallContext, params: SequenceParams, item_id: str) -> li
     if not thens:
         if params.performed is not None:
             evidence = performed_evidence(ctx, params.first, params.performed, params,
-                                          keep=lambda found: _own_firsts(ctx, params, found))
+                                          own=lambda found: _own_firsts(ctx, params, found))
             if evidence is not None:
                 return _performed_findings(item_id, params, evidence)
         return [Finding(item_id, "sequence", None, params.then.speaker, detail=(
@@ -1382,22 +1383,23 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
     After each announced hold the agent must thank or apologise for the wait in one of
     their first `thank_within_segments` segments. Not applicable without holds."""
     asks = params.ask.occurrences(ctx)
+    agent = ctx.by_speaker("agent")
+    first_agent = agent[0].index if agent else None
     findings: list[Finding] = []
     for gap in talk_gaps(ctx):
         if gap.length < params.min_hold_s:
             continue
         announce = announcements(gap, asks, params.announce_within_s)
         if not announce:
-            # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…
             limit = params.silent_hold_s
             # the agent owes the line its next words: after their own turn (working in
             # silence) or after the customer's (an answer left hanging); a late opening, before
             # the agent has said anything, is the greeting's matter
             if (params.agent_silent_hold_s is not None
                     and ctx.segments[gap.after_index].segment.speaker == "agent"
-                    and any(ps.segment.speaker == "agent"
-                            for ps in ctx.segments[: gap.before_index + 1])):
+                    and first_agent is not None and first_agent <= gap.before_index):
                 limit = min(limit, params.agent_silent_hold_s)
+            # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…
             if round(gap.length, 3) >= limit:
                 findings.append(Finding(
                     item_id, "hold", False, "agent", round(gap.start, 2), round(gap.end, 2), "",

@@ -153,12 +153,12 @@ def parse_grid(pairs: list[str]) -> list[dict]:
 def evaluate(language: str, segments: dict[str, list[AgentSegment]],
              dialogues: list[AgentSegment], hyper: dict, thresholds: list[float],
              show_misses: bool, totals_only: bool, files: tuple[str, ...] | None = None,
-             train_dialogues: tuple[str, ...] | None = None) -> None:
+             train_dialogues: tuple[str, ...] | None = None, folder: Path | None = None) -> None:
     folds = {t: [] for t in thresholds}
     candidates = [d.form for d in dialogues if d.asked]
     for kind in SETS:
         model = recipe.train(tuple(k for k in SETS if k != kind), language, files, train_dialogues,
-                             **hyper)
+                             folder, **hyper)
         held = segments[kind]
         unmatched = [s for s in held if s.asked]
         p_unmatched = model.probabilities([s.form for s in unmatched], normalised=True)
@@ -235,7 +235,7 @@ def main() -> None:
                       else [recipe.THRESHOLD[language]])
         for hyper in parse_grid(args.grid):
             evaluate(language, segments, dialogues, hyper, thresholds, args.show_misses,
-                     args.totals, files, train_dialogues)
+                     args.totals, files, train_dialogues, args.dialogues)
 
 
 if __name__ == "__main__":

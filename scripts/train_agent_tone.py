@@ -122,25 +122,47 @@ def dialogue_negatives(language: str, names: tuple[str, ...] | None = None,
     return texts
 
 
+Part = tuple[list[str], list[int]]
+
+
+def training_parts(kinds: tuple[str, ...], language: str, files: tuple[str, ...] | None = None,
+                   dialogues: tuple[str, ...] | None = None, folder: Path | None = None
+                   ) -> dict[str, Part]:
+    """The recipe's training data by source, in training order: the agent segments of the
+    labelled sets `kinds`, the training-only sentences, the phrasings and the real agent
+    turns (in `folder`, default DIALOGUES) trained on as professional."""
+    real = dialogue_negatives(language, dialogues, folder)
+    return {"labelled": agent_segments(kinds, language),
+            "sentences": training_sentences(language, files),
+            "phrasings": phrasing_sentences(language),
+            "real": (real, [0] * len(real))}
+
+
+def joined(parts: dict[str, Part]) -> Part:
+    """Every text of the parts and its label, in order."""
+    return ([text for texts, _ in parts.values() for text in texts],
+            [label for _, labels in parts.values() for label in labels])
+
+
 def training_data(kinds: tuple[str, ...], language: str, files: tuple[str, ...] | None = None,
-                  dialogues: tuple[str, ...] | None = None) -> tuple[list[str], list[int]]:
-    """The agent segments of the labelled sets `kinds`, the training-only sentences and the
-    real agent turns trained on as professional."""
-    texts, labels = agent_segments(kinds, language)
-    extra_texts, extra_labels = training_sentences(language, files)
-    phrasing_texts, phrasing_labels = phrasing_sentences(language)
-    real = dialogue_negatives(language, dialogues)
-    return (texts + extra_texts + phrasing_texts + real,
-            labels + extra_labels + phrasing_labels + [0] * len(real))
+                  dialogues: tuple[str, ...] | None = None, folder: Path | None = None) -> Part:
+    """training_parts joined: every text and its label."""
+    return joined(training_parts(kinds, language, files, dialogues, folder))
+
+
+def fit(language: str, texts: list[str], labels: list[int], **hyper_parameters):
+    """A tone model of `language` on these texts, with HYPER_PARAMETERS (each overridable)."""
+    chosen = {**HYPER_PARAMETERS[language], **hyper_parameters}
+    return train_segment_model(f"agent_tone_{language}", texts, labels, language, **chosen)
 
 
 def train(kinds: tuple[str, ...], language: str, files: tuple[str, ...] | None = None,
-          dialogues: tuple[str, ...] | None = None, **hyper_parameters):
+          dialogues: tuple[str, ...] | None = None, folder: Path | None = None,
+          **hyper_parameters):
     """The tone model of `language` trained on `kinds` by this recipe (training files,
     dialogues and HYPER_PARAMETERS each overridable)."""
-    texts, labels = training_data(kinds, language, files, dialogues)
-    chosen = {**HYPER_PARAMETERS[language], **hyper_parameters}
-    return train_segment_model(f"agent_tone_{language}", texts, labels, language, **chosen)
+    return fit(language, *training_data(kinds, language, files, dialogues, folder),
+               **hyper_parameters)
 
 
 def real_agent_turns(folder: Path) -> list[str]:
@@ -149,22 +171,22 @@ def real_agent_turns(folder: Path) -> list[str]:
 
 
 def main() -> None:
-    global DIALOGUES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dialogues", type=Path, default=DIALOGUES,
                         help="the real dialogues (default ../shared/data/dialogues)")
-    DIALOGUES = parser.parse_args().dialogues
+    folder = parser.parse_args().dialogues
     for language in ("zh", "en"):
         sets = TRAIN_SETS[language]
-        texts, labels = agent_segments(sets, language)
-        extra_texts, extra_labels = training_sentences(language)
-        phrasing_texts, phrasing_labels = phrasing_sentences(language)
-        real_negatives = dialogue_negatives(language)
+        parts = training_parts(sets, language, folder=folder)
+        texts, labels = parts["labelled"]
+        extra_texts, extra_labels = parts["sentences"]
+        phrasing_texts, phrasing_labels = parts["phrasings"]
+        real_negatives = parts["real"][0]
         name = f"agent_tone_{language}"
-        model = train(sets, language)
+        model = fit(language, *joined(parts))
         threshold = THRESHOLD[language]
         metrics: dict = {}
-        evaluation_dialogues = [path for path in sorted(DIALOGUES.glob("*.jsonl"))
+        evaluation_dialogues = [path for path in sorted(folder.glob("*.jsonl"))
                                 if path.stem not in TRAIN_DIALOGUES[language]]
         if language == "zh" and evaluation_dialogues:
             real = [turn for path in evaluation_dialogues for turn in real_agent_turns(path)]

@@ -319,13 +319,16 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  " canada", " ireland", " europe", " international", " india", " malaysia",
                  " fiji", " kenya", " ghana", " zambia", " jamaica", " oman", " uae", " pakistan",
                  " sri lanka", " new zealand", " nz", " south africa", " nigeria", " philippines",
-                 "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险",
+                 "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险", "产险",
                  "证券", "基金", "期货", "支付")
 # regions said after a brand (汇丰银行（中国） is said 汇丰中国); any other parenthesised part is
 # an alias the agent may say instead (财付通（微信支付）: 微信支付客服)
 _PROVINCE_RE = re.compile(
     r"(河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|"
     r"云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆)(省|自治区|壮族自治区|回族自治区|维吾尔自治区)?")
+# Hong Kong, Macau and Taiwan before a brand (香港汇丰, 台湾富邦产险) are not said either; the brand
+# left may be two characters (汇丰), as no province-sized generic name follows them
+_REGION_RE = re.compile(r"(中国)?(香港|澳门|台湾)")
 _GENERIC_ORG_RE = re.compile(r"(农村|农商|城市|城商|商业|信用|农信|村镇|银行|省|邮政|人民|联合|分行|移动|电信|联通|国际|股份)")
 _PAREN_REGIONS = ("中国", "香港", "澳门", "台湾", "新加坡", "马来西亚")
 _PAREN_PART_RE = re.compile(r"[(（]([^)）]*)[)）]\s*$")
@@ -377,8 +380,10 @@ def split_name(name: str, language: str) -> tuple[str, str]:
 def organisation_names(organisation: str, organisations: tuple[Organisation, ...]) -> list[str]:
     """The names a call's organisation may be said by: itself, its short forms without a
     legal or department suffix (招商银行 for 招商银行信用卡中心) and the rubric's aliases."""
+    # the rules below are written in Simplified (滙豐 and 產險 are said 汇丰, 产险)
+    organisation = to_display(organisation)
     names = [organisation]
-    current = _PAREN_RE.sub("", organisation.strip()) or organisation.strip()
+    current = _PAREN_RE.sub("", organisation) or organisation
     names.append(current)
     stripped = True
     while stripped:  # "Standard Chartered Hong Kong Ltd" -> "Standard Chartered"
@@ -388,7 +393,7 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
                 current = current[: -len(suffix)].strip()
                 names.append(current)
                 stripped = True
-    if (part := _PAREN_PART_RE.search(organisation.strip())) and part.group(1).strip():
+    if (part := _PAREN_PART_RE.search(organisation)) and part.group(1).strip():
         inner = part.group(1).strip()
         if inner in _PAREN_REGIONS:
             names += [n[:-2] + inner for n in names if n.endswith("银行") and len(n) >= 4]
@@ -399,6 +404,11 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # 广东华兴银行: 华兴银行); a generic remainder (浙江农商银行: 农商银行, 江苏银行: 银行) is no name
     names += [rest for n in names if (m := _PROVINCE_RE.match(n))
               and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
+    names += [rest for n in names if (m := _REGION_RE.match(n))
+              and len(rest := n[m.end():]) >= 2 and not _GENERIC_ORG_RE.match(rest)]
+    # 阳光财产保险 is said 阳光产险 or 阳光财险
+    names += [n.replace("财产保险", short) for n in names if "财产保险" in n and len(n) > 5
+              for short in ("产险", "财险")]
     # 深圳农村商业银行 is said 深圳农商银行 (or 农商行)
     names += [n.replace("农村商业银行", short) for n in names if "农村商业银行" in n and len(n) > 6
               for short in ("农商银行", "农商行")]

@@ -104,6 +104,11 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
     ("广东顺德农村商业银行", "您好 顺德农商银行 工号二一三", "zh"),  # 农村商业银行 said 农商银行 / 农商行
     ("东莞农村商业银行", "您好，东莞农商行，我姓陈", "zh"),
+    ("香港恒生銀行", "您好 恒生银行 我姓何", "zh"),             # Traditional, and a region before the brand
+    ("澳門大西洋銀行", "你好 大西洋银行 我系陈小姐", "zh"),
+    ("台灣國泰產險", "您好 国泰产险理赔专线 敝姓林", "zh"),
+    ("中国平安财产保险", "您好 平安产险 工号三一二", "zh"),       # 财产保险 said 产险 or 财险
+    ("太平财产保险", "您好 太平财险 我姓王", "zh"),
     ("Truist", "thanks for calling tru ist this is dana", "en"),  # a one-word brand ASR splits in two
     ("Barclays", "good morning bar clays card services", "en"),
 ])
@@ -128,6 +133,8 @@ def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
     ("中国人寿财险", "您好 财险 我是小李"),
     ("浙江农商银行", "您好 农商银行 我是小李"),            # a province dropped leaves no name
     ("江苏银行", "您好 银行客服 我是小李"),
+    ("台灣銀行", "您好 银行客服 我是小李"),            # a region dropped leaves no name
+    ("太平财产保险", "您好 产险理赔 我是小李"),
 ])
 def test_a_department_after_the_institution_is_no_brand(organisation, said):
     t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)

@@ -393,13 +393,16 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
                 current = current[: -len(suffix)].strip()
                 names.append(current)
                 stripped = True
-    if (part := _PAREN_PART_RE.search(organisation)) and part.group(1).strip():
-        inner = part.group(1).strip()
-        if inner in _PAREN_REGIONS:
-            names += [n[:-2] + inner for n in names if n.endswith("银行") and len(n) >= 4]
-        else:
-            names += [n for n in organisation_names(inner, ()) if n != inner] + [inner]
+    inner = part.group(1).strip() if (part := _PAREN_PART_RE.search(organisation)) else ""
+    if inner in _PAREN_REGIONS:
+        names += [n[:-2] + inner for n in names if n.endswith("银行") and len(n) >= 4]
+    elif inner:
+        names += [n for n in organisation_names(inner, ()) if n != inner] + [inner]
     names += [n[2:] for n in names if n.startswith("中国") and len(n) > 4]
+    if inner in _PAREN_REGIONS:
+        # a bank's subsidiary there by the bank's one-character short form and 银
+        # (中国工商银行（澳门）: 工银澳门, 中国银行（香港）: 中银香港, 交通银行（香港）: 交银香港)
+        names += [n[0] + "银" + inner for n in names if n.endswith("银行") and len(n) == 4]
     # a province before the institution's own name is not said (江苏邗江民泰村镇银行: 邗江民泰村镇银行,
     # 广东华兴银行: 华兴银行); a generic remainder (浙江农商银行: 农商银行, 江苏银行: 银行) is no name
     names += [rest for n in names if (m := _PROVINCE_RE.match(n))

@@ -107,6 +107,8 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("香港恒生銀行", "您好 恒生银行 我姓何", "zh"),             # Traditional, and a region before the brand
     ("澳門大西洋銀行", "你好 大西洋银行 我系陈小姐", "zh"),
     ("台灣國泰產險", "您好 国泰产险理赔专线 敝姓林", "zh"),
+    ("中國銀行（香港）", "您好 中银香港信用卡热线 我姓陈", "zh"),   # a bank's regional subsidiary: 中银香港
+    ("交通银行（香港）", "你好 交银香港 我系黄小姐", "zh"),
     ("中国平安财产保险", "您好 平安产险 工号三一二", "zh"),       # 财产保险 said 产险 or 财险
     ("太平财产保险", "您好 太平财险 我姓王", "zh"),
     ("Truist", "thanks for calling tru ist this is dana", "en"),  # a one-word brand ASR splits in two
@@ -134,6 +136,7 @@ def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
     ("浙江农商银行", "您好 农商银行 我是小李"),            # a province dropped leaves no name
     ("江苏银行", "您好 银行客服 我是小李"),
     ("台灣銀行", "您好 银行客服 我是小李"),            # a region dropped leaves no name
+    ("中國工商銀行（澳門）", "您好 澳门客服 我是小李"),      # nor is the region in brackets one
     ("太平财产保险", "您好 产险理赔 我是小李"),
 ])
 def test_a_department_after_the_institution_is_no_brand(organisation, said):

@@ -30,13 +30,14 @@ from qa.transcripts import dialogue_transcripts  # noqa: E402
 
 LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5",
                  "holdout6", "holdout7", "holdout8", "holdout9", "holdout10", "holdout11",
-                 "holdout12", "holdout13", "holdout14", "holdout15")
+                 "holdout12", "holdout13", "holdout14", "holdout15", "holdout16", "holdout17")
 # Every labelled set is trained on: the generalisation figure is bench/tone_loso.py's
 # leave-one-set-out totals, and each new blind set is measured before it joins.
-# English leaves out holdout14 and holdout15: trained on them, the English model flagged
+# English stops at holdout13: trained on holdout14 and holdout15, the English model flagged
 # polite phrasings of tests/phrasings/en.tsv ("I won't waste your time, I'll be quick" at 0.89,
-# "ill make this quick for you" 0.87); their class fixes meet the bars without it.
-TRAIN_SETS = {"zh": LABELLED_SETS, "en": LABELLED_SETS[:-2]}
+# "ill make this quick for you" 0.87); their class fixes, and holdout16/17's, meet the bars
+# without it.
+TRAIN_SETS = {"zh": LABELLED_SETS, "en": LABELLED_SETS[:LABELLED_SETS.index("holdout14")]}
 EXTRA = REPO / "data" / "agent_tone"
 THRESHOLD = {"zh": 0.8, "en": 0.85}
 # chosen by leave-one-set-out evaluation over the labelled sets (bench/tone_loso.py)

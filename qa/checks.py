@@ -1383,6 +1383,11 @@ class HoldParams(CheckParams):
         description="an unannounced pause before the agent's next turn, once the agent has "
                     "spoken (the agent went quiet to work, or left the customer's words "
                     "unanswered), fails from this length; default silent_hold_s")
+    dead_air_prompt: PhraseSet | None = Field(
+        default=None,
+        description="the customer asking whether anyone is there (hello, are you still "
+                    "there?): an unannounced pause this ends also fails from "
+                    "agent_silent_hold_s, since the agent owed the line its next words")
     announce_within_s: float = Field(default=15.0, ge=0)
     thank_within_segments: int = Field(default=2, ge=1)
 
@@ -1408,8 +1413,12 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
             # the agent owes the line its next words: after their own turn (working in
             # silence) or after the customer's (an answer left hanging); a late opening, before
             # the agent has said anything, is the greeting's matter
-            if (params.agent_silent_hold_s is not None
-                    and ctx.segments[gap.after_index].segment.speaker == "agent"
+            after = ctx.segments[gap.after_index]
+            owed = (after.segment.speaker == "agent" or (
+                params.dead_air_prompt is not None
+                and params.dead_air_prompt.speaker in ("any", after.segment.speaker)
+                and bool(params.dead_air_prompt.find(ctx, after))))
+            if (params.agent_silent_hold_s is not None and owed
                     and first_agent is not None and first_agent <= gap.before_index):
                 limit = min(limit, params.agent_silent_hold_s)
             # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…

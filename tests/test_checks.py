@@ -422,6 +422,25 @@ def test_an_unanswered_customer_turn_fails_sooner_but_a_late_opening_does_not():
     assert passed(run(params, late_opening)) is None
 
 
+def test_a_pause_the_customer_ends_by_asking_if_anyone_is_there_fails_sooner():
+    # the agent goes quiet after their own turn and the customer breaks the silence with
+    # "hello? no sound?": the agent owed the next words, as if they had spoken next
+    params = {**HOLD, "silent_hold_s": 20, "agent_silent_hold_s": 12,
+              "dead_air_prompt": {"speaker": "customer", "patterns": ["(怎么|咋)(半天)?没(声音|动静)"]}}
+    prompted = transcript([("agent", 0.0, 2.0, "好的 核实通过"), ("customer", 19.0, 21.0, "喂 怎么半天没声音"),
+                           ("agent", 22.0, 25.0, "我在查")])
+    [f] = run(params, prompted)
+    assert f.passed is False and "silent hold: 17 s" in f.detail
+    # the same pause ended by the customer's own business keeps the longer limit
+    own_turn = transcript([("agent", 0.0, 2.0, "好的 核实通过"), ("customer", 19.0, 21.0, "我还想问一下年费"),
+                           ("agent", 22.0, 25.0, "好的")])
+    assert passed(run(params, own_turn)) is None
+    # and an agent who asks the same question is not a customer's prompt
+    agent_asks = transcript([("customer", 0.0, 2.0, "我想查账单"), ("agent", 2.5, 4.0, "好的"),
+                             ("customer", 19.0, 21.0, "嗯"), ("agent", 21.5, 24.0, "怎么没声音了")])
+    assert passed(run(params, agent_asks)) is None
+
+
 def test_hold_times_come_from_voice_activity_when_there_is_audio():
     t = transcript([("agent", 0.0, 2.0, "请您稍等"), ("agent", 5.0, 8.0, "让您久等了")])
     voice = VoiceActivity(agent=(Interval(0.0, 2.0), Interval(25.0, 28.0)), duration=28.0)

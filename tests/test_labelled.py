@@ -4,7 +4,7 @@ tests/data/labelled/ (54 Mandarin, 12 English calls), holdout/ (30 + 8), holdout
 (30 + 10), holdout3/ (30 + 12), holdout4/ (24 + 20), holdout5/ (30 + 20), holdout6/
 (30 + 20), holdout7/ (30 + 20), holdout8/ (30 + 20), holdout9/ (30 + 20), holdout10/ (30 + 20),
 holdout11/ (30 + 20), holdout12/ (30 + 20), holdout13/ (30 + 20), holdout14/ (30 + 20),
-holdout15/ (30 + 20), holdout16/ (30 + 20) and holdout17/ (30 + 20),
+holdout15/ (30 + 20), holdout16/ (30 + 20), holdout17/ (30 + 20) and holdout18/ (30 + 20),
 each written and labelled independently of the rules and of each other, are scored with
 the bundled rubrics. (Each held-out set was measured before the rules saw it; the README
 gives those first figures. Where the rules keep a judgement against a set's
@@ -37,8 +37,8 @@ SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
-# first; the README lists those first figures). holdout16 and holdout17 are here in Mandarin
-# after their class fixes; their English calls are measured untouched and wait for theirs.
+# first; the README lists those first figures). holdout16, holdout17 and holdout18 are here in
+# Mandarin after their class fixes; their English calls are measured untouched and wait for theirs.
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
@@ -47,7 +47,7 @@ SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "
         ("holdout10", "zh"), ("holdout10", "en"), ("holdout11", "zh"), ("holdout11", "en"),
         ("holdout12", "zh"), ("holdout12", "en"), ("holdout13", "zh"), ("holdout13", "en"),
         ("holdout14", "zh"), ("holdout14", "en"), ("holdout15", "zh"), ("holdout15", "en"),
-        ("holdout16", "zh"), ("holdout17", "zh")]
+        ("holdout16", "zh"), ("holdout17", "zh"), ("holdout18", "zh")]
 
 
 def report_for(kind: str, language: str):

@@ -3,8 +3,8 @@
 tests/data/labelled/ (54 Mandarin, 12 English calls), holdout/ (30 + 8), holdout2/
 (30 + 10), holdout3/ (30 + 12), holdout4/ (24 + 20), holdout5/ (30 + 20), holdout6/
 (30 + 20), holdout7/ (30 + 20), holdout8/ (30 + 20), holdout9/ (30 + 20), holdout10/ (30 + 20) and
-holdout11/ (30 + 20), holdout12/ (30 + 20), holdout13/ (30 + 20), holdout14/ (30 + 20) and
-holdout15/ (30 + 20),
+holdout11/ (30 + 20), holdout12/ (30 + 20), holdout13/ (30 + 20), holdout14/ (30 + 20),
+holdout15/ (30 + 20) and the English calls of holdout16/ and holdout17/ (20 each),
 each written and labelled independently of the rules and of each other, are scored with
 the bundled rubrics. (Each held-out set was measured before the rules saw it; the README
 gives those first figures. Where the rules keep a judgement against a set's
@@ -12,7 +12,9 @@ label, its README or the README's "Measured quality" says which and why: holdout
 registered phone number alone as verification and a customer hang-up as a missing
 closing, as the older sets do. holdout8's h8-zh-024, once kept "na" for hold etiquette,
 now agrees: an unannounced pause before the agent's next turn, once the agent has spoken, is
-a silent hold from 12 s, as every set labels one.)
+a silent hold from 12 s, as every set labels one. holdout16's h16-en-011 segment 6, "We have
+heard 'end of month' twice already, sir.", is flagged by the tone model and not labelled: the
+one false hit of that set.)
 Every shared item must agree with the labels on at least 95% of the calls of each set and
 language; forbidden words, counted by agent segment, need precision >= 0.95 and recall >=
 0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`. (Wording
@@ -34,8 +36,8 @@ SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
-# first; the README lists those first figures). holdout16 and holdout17 are measured
-# untouched and wait for their class fixes: not yet here.
+# first; the README lists those first figures). holdout16 and holdout17: English after its
+# class fixes; the Chinese calls are measured untouched and wait for theirs, not yet here.
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
@@ -43,7 +45,8 @@ SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "
         ("holdout8", "zh"), ("holdout8", "en"), ("holdout9", "zh"), ("holdout9", "en"),
         ("holdout10", "zh"), ("holdout10", "en"), ("holdout11", "zh"), ("holdout11", "en"),
         ("holdout12", "zh"), ("holdout12", "en"), ("holdout13", "zh"), ("holdout13", "en"),
-        ("holdout14", "zh"), ("holdout14", "en"), ("holdout15", "zh"), ("holdout15", "en")]
+        ("holdout14", "zh"), ("holdout14", "en"), ("holdout15", "zh"), ("holdout15", "en"),
+        ("holdout16", "en"), ("holdout17", "en")]
 
 
 def report_for(kind: str, language: str):

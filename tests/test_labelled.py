@@ -15,7 +15,8 @@ now agrees: an unannounced pause before the agent's next turn, once the agent ha
 a silent hold from 12 s, as every set labels one. holdout17's h17-zh-005 is kept "pass" for
 verification: the caller's full ID number, asked for and given before the disclosure, is a
 knowledge check, as that set's own rules and the older sets count it; the label reads it as a
-look-up.)
+look-up. holdout16's h16-en-011 segment 6, "We have heard 'end of month' twice already, sir.",
+is flagged by the tone model and not labelled: the one false hit of that set.)
 Every shared item must agree with the labels on at least 95% of the calls of each set and
 language; forbidden words, counted by agent segment, need precision >= 0.95 and recall >=
 0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`. (Wording
@@ -37,8 +38,9 @@ SHARED_ITEMS = ("greeting", "self_intro", "verify_identity", "hold_etiquette",
                 "forbidden_words", "password_request", "closing")
 RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # Sets whose every item the rules now agree with at >= 95% (all were measured untouched
-# first; the README lists those first figures). holdout16, holdout17 and holdout18 are here in
-# Mandarin after their class fixes; their English calls are measured untouched and wait for theirs.
+# first; the README lists those first figures). holdout16 and holdout17 are here in both
+# languages after their class fixes; holdout18 in Mandarin after its class fixes, its English
+# calls measured untouched and waiting for theirs.
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
@@ -47,7 +49,8 @@ SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "
         ("holdout10", "zh"), ("holdout10", "en"), ("holdout11", "zh"), ("holdout11", "en"),
         ("holdout12", "zh"), ("holdout12", "en"), ("holdout13", "zh"), ("holdout13", "en"),
         ("holdout14", "zh"), ("holdout14", "en"), ("holdout15", "zh"), ("holdout15", "en"),
-        ("holdout16", "zh"), ("holdout17", "zh"), ("holdout18", "zh")]
+        ("holdout16", "zh"), ("holdout16", "en"), ("holdout17", "zh"), ("holdout17", "en"),
+        ("holdout18", "zh")]
 
 
 def report_for(kind: str, language: str):

@@ -207,6 +207,18 @@ def test_bundled_rubrics_share_the_comparable_item_ids(rubric_id):
     assert {f.id for f in rubric.flags} >= {"customer_abuse"}
 
 
+@pytest.mark.parametrize("organisation, said", [
+    ("Desjardins", "thank you for calling day jardin this is kevin"),  # a French brand as English ASR hears it
+    ("Desjardins", "bonjour deja dan card services"),
+    ("National Bank of Canada", "hello banque nationale my name is kevin"),
+    ("Santander", "good morning santa under my name is kevin"),
+])
+def test_the_english_rubric_hears_a_brand_by_the_aliases_it_lists(organisation, said):
+    t = transcript([("agent", 0.0, 4.0, said), ("customer", 5.0, 8.0, "hi")], language="en",
+                   organisation=organisation, agent_name="Kevin Roy")
+    assert items(score_transcript(bundled("en-card-services"), t))["greeting"].status == "pass"
+
+
 # --- verify_identity: verification performed, not only mentioned -----------------------------
 
 OPEN = {"zh": [("agent", 0.0, 4.0, "您好招商银行我姓王请问有什么可以帮您")],

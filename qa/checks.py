@@ -144,7 +144,16 @@ class CallContext:
                 for hit_slot in hits:
                     found.setdefault(hit_slot, set()).add(i)
             by_slot = self.memo["segments with hits"] = {k: frozenset(v) for k, v in found.items()}
-        return by_slot.get(slot, frozenset())
+        with_hits = by_slot.get(slot, frozenset())
+        if isinstance(matcher, PatternPrefilter) and matcher.anchored:
+            # the scan holds no literals of anchored patterns: add the segments that
+            # start with one of theirs
+            key = ("anchored segments", slot)
+            if key not in self.memo:
+                self.memo[key] = with_hits | {ps.index for ps in self.segments
+                                              if matcher.anchored_candidates(ps.match.text)}
+            with_hits = self.memo[key]
+        return with_hits
 
     def pattern_candidates(self, prefilter: PatternPrefilter, ps: PreparedSegment) -> frozenset[int]:
         """`prefilter.candidates(ps.match.text)`, from the literals the shared scan found
@@ -153,9 +162,10 @@ class CallContext:
         if slot is None:
             return prefilter.candidates(ps.match.text)
         hits = self._shared_hits()[ps.index].get(slot)
+        anchored = prefilter.anchored_candidates(ps.match.text) if prefilter.anchored else ()
         if not hits:
-            return frozenset(prefilter.always)
-        return frozenset(prefilter.always).union(*(hit[3] for hit in hits))
+            return frozenset(prefilter.always).union(anchored)
+        return frozenset(prefilter.always).union(anchored, *(hit[3] for hit in hits))
 
     def _shared_hits(self) -> list[Any]:
         """Per segment, the shared scan's raw hits by matcher slot (the whole call is

@@ -144,7 +144,16 @@ class CallContext:
                 for hit_slot in hits:
                     found.setdefault(hit_slot, set()).add(i)
             by_slot = self.memo["segments with hits"] = {k: frozenset(v) for k, v in found.items()}
-        return by_slot.get(slot, frozenset())
+        with_hits = by_slot.get(slot, frozenset())
+        if isinstance(matcher, PatternPrefilter) and matcher.anchored:
+            # the scan holds no literals of anchored patterns: add the segments that
+            # start with one of theirs
+            key = ("anchored segments", slot)
+            if key not in self.memo:
+                self.memo[key] = with_hits | {ps.index for ps in self.segments
+                                              if matcher.anchored_candidates(ps.match.text)}
+            with_hits = self.memo[key]
+        return with_hits
 
     def pattern_candidates(self, prefilter: PatternPrefilter, ps: PreparedSegment) -> frozenset[int]:
         """`prefilter.candidates(ps.match.text)`, from the literals the shared scan found
@@ -153,9 +162,10 @@ class CallContext:
         if slot is None:
             return prefilter.candidates(ps.match.text)
         hits = self._shared_hits()[ps.index].get(slot)
+        anchored = prefilter.anchored_candidates(ps.match.text) if prefilter.anchored else ()
         if not hits:
-            return frozenset(prefilter.always)
-        return frozenset(prefilter.always).union(*(hit[3] for hit in hits))
+            return frozenset(prefilter.always).union(anchored)
+        return frozenset(prefilter.always).union(anchored, *(hit[3] for hit in hits))
 
     def _shared_hits(self) -> list[Any]:
         """Per segment, the shared scan's raw hits by matcher slot (the whole call is
@@ -938,7 +948,8 @@ class ForbiddenParams(PhraseSet, CheckParams):
                     "`.*(?:...).*` for a form anywhere in it (a security warning)")
     _negation: re.Pattern[str] | None = PrivateAttr(default=None)
     _tone: Any = PrivateAttr(default=None)
-    _tone_exempt: re.Pattern[str] | None = PrivateAttr(default=None)
+    _tone_exempt: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
+    _tone_exempt_prefilter: PatternPrefilter | None = PrivateAttr(default=None)
 
     def bind(self, lexicons: Mapping[str, Sequence[LexiconEntry]],
              models: Mapping[str, Any] | None = None) -> None:
@@ -951,14 +962,21 @@ class ForbiddenParams(PhraseSet, CheckParams):
             # the negation, then at most three characters (不能[向您]承诺收益), then the hit
             self._negation = re.compile("(?:" + "|".join(self.negation_cues) + r").{0,3}$")
         if self.tone_exempt:
-            self._tone_exempt = re.compile("(?:" + ")|(?:".join(self.tone_exempt) + ")")
+            # Each form on its own, behind a prefilter of their literals: most segments
+            # hold none of them, and fullmatch of a form said anywhere (`.*(?:…).*`)
+            # backtracks through the whole segment trying it at every character.
+            self._tone_exempt = tuple(re.compile(p) for p in self.tone_exempt)
+            self._tone_exempt_prefilter = PatternPrefilter(self._tone_exempt)
 
     def tone_exempted(self, ps: PreparedSegment) -> bool:
         """A segment that is, as a whole, a form the labellers score elsewhere or not at all
         (a curt end-of-call 嗯没了吧 is the closing's business; a bare fee statement) is not
         given to the tone model."""
-        exempt = private(self, "_tone_exempt")
-        return exempt is not None and exempt.fullmatch(ps.match.text) is not None
+        prefilter = private(self, "_tone_exempt_prefilter")
+        if prefilter is None:
+            return False
+        forms, text = private(self, "_tone_exempt"), ps.match.text
+        return any(forms[i].fullmatch(text) is not None for i in prefilter.candidates(text))
 
     def negated(self, m: MatchText, hit: PhraseHit) -> bool:
         """A hit in a negatable category right after a negation (不能 承诺收益, we can't

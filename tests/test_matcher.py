@@ -357,3 +357,22 @@ def test_prefilter_never_drops_a_pattern_that_matches():
                 assert i in candidates, (pattern.pattern, text)
     assert matched > 20  # the labelled calls do say forbidden things
     assert len(prefilter.candidates("您好请问有什么可以帮您")) < len(patterns) // 4
+
+
+def test_anchored_pattern_is_a_candidate_only_where_the_text_starts_with_its_literal():
+    """^(对|是) is told by the text's start, not by 是 anywhere in it (就是)."""
+    from qa.matcher import PatternPrefilter
+
+    prefilter = PatternPrefilter([re.compile("^(对|是|好了)"), re.compile("说了")])
+    assert prefilter.candidates("是的我说了") == {0, 1}
+    assert prefilter.candidates("就是这样") == frozenset()
+    assert "是" not in prefilter.literals  # nothing for a shared scan to find all through a call
+
+
+def test_leading_literals_only_for_patterns_anchored_at_the_start():
+    from qa.matcher import leading_literals
+
+    assert leading_literals(re.compile("^(请)?您好")) == {"您好", "请您好"}
+    assert leading_literals(re.compile("^[一-龥]{2,4}$")) is None
+    assert leading_literals(re.compile("(?m)^对")) is None  # ^ after any line break
+    assert leading_literals(re.compile("您好")) is None

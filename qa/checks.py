@@ -1410,6 +1410,16 @@ class HoldParams(CheckParams):
     thank_within_segments: int = Field(default=2, ge=1)
 
 
+def agent_owes_next_words(ctx: CallContext, params: HoldParams, after: PreparedSegment) -> bool:
+    """The pause before `after` was the agent's to end: the agent speaks next, or the
+    customer breaks it asking whether anyone is there (`dead_air_prompt`)."""
+    if after.segment.speaker == "agent":
+        return True
+    prompt = params.dead_air_prompt
+    return (prompt is not None and prompt.speaker in ("any", after.segment.speaker)
+            and bool(prompt.find(ctx, after)))
+
+
 @check("hold", HoldParams)
 def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Finding]:
     """A hold is a pause of at least `min_hold_s` after the agent asked the customer to
@@ -1431,13 +1441,9 @@ def hold_check(ctx: CallContext, params: HoldParams, item_id: str) -> list[Findi
             # the agent owes the line its next words: after their own turn (working in
             # silence) or after the customer's (an answer left hanging); a late opening, before
             # the agent has said anything, is the greeting's matter
-            after = ctx.segments[gap.after_index]
-            owed = (after.segment.speaker == "agent" or (
-                params.dead_air_prompt is not None
-                and params.dead_air_prompt.speaker in ("any", after.segment.speaker)
-                and bool(params.dead_air_prompt.find(ctx, after))))
-            if (params.agent_silent_hold_s is not None and owed
-                    and first_agent is not None and first_agent <= gap.before_index):
+            if (params.agent_silent_hold_s is not None
+                    and first_agent is not None and first_agent <= gap.before_index
+                    and agent_owes_next_words(ctx, params, ctx.segments[gap.after_index])):
                 limit = min(limit, params.agent_silent_hold_s)
             # timestamps are tenths of a second: 51.3 - 31.3 is a 20 s pause, not 19.999…
             if round(gap.length, 3) >= limit:

@@ -345,14 +345,17 @@ def score_chunk(items: list[WorkItem], settings: WorkerSettings) -> list[StoredC
 # --- executors -------------------------------------------------------------------------
 
 class LocalExecutor:
-    """A bounded pool of worker processes. Where fork exists they are forked from the
-    parent, which has loaded the rubric already (loading it takes seconds), and start
-    before the parent starts any thread of its own."""
+    """A bounded pool of worker processes. Where fork exists and the run has no audio
+    they are forked from the parent, which has loaded the rubric already (loading it takes
+    seconds), and start before the parent starts any thread of its own. A run with audio
+    spawns them: the rubric's classifiers start an OpenMP thread pool in the parent
+    (scikit-learn's libgomp, the same library CTranslate2 loads), and a forked child that
+    then loads Whisper waits forever on that pool's threads, which fork did not copy."""
 
-    def __init__(self, workers: int, settings: WorkerSettings):
+    def __init__(self, workers: int, settings: WorkerSettings, may_fork: bool = True):
         import multiprocessing
 
-        fork = "fork" in multiprocessing.get_all_start_methods()
+        fork = may_fork and "fork" in multiprocessing.get_all_start_methods()
         self.settings = settings
         self._make = lambda method: ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context(method),
@@ -627,7 +630,8 @@ class BatchRun:
             if not executor:
                 self._load_rubric(settings)
                 executor.append(DaskExecutor(o.scheduler or "", settings) if o.executor == "dask"
-                                else LocalExecutor(o.workers, settings))
+                                else LocalExecutor(o.workers, settings, may_fork=not any(
+                                    i.kind == "audio" for i in inputs)))
             return executor[0]
 
         try:

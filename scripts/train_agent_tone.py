@@ -1,6 +1,6 @@
 """Train the agent tone models that back up the forbidden-word lexicons.
 
-    .venv/bin/python scripts/train_agent_tone.py [--dialogues ../shared/data/dialogues]
+    .venv/bin/python scripts/train_agent_tone.py [--dialogues ../shared/data/dialogues] [--language en]
 
 Training data: the agent segments of the project's own hand-labelled calls (TRAIN_SETS:
 every set under tests/data; a segment is positive when its call's labels list it in
@@ -175,8 +175,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dialogues", type=Path, default=DIALOGUES,
                         help="the real dialogues (default ../shared/data/dialogues)")
-    folder = parser.parse_args().dialogues
-    for language in ("zh", "en"):
+    parser.add_argument("--language", choices=("zh", "en"), action="append",
+                        help="train only this language's model (repeatable; default both)")
+    args = parser.parse_args()
+    folder = args.dialogues
+    for language in args.language or ("zh", "en"):
         sets = TRAIN_SETS[language]
         parts = training_parts(sets, language, folder=folder)
         texts, labels = parts["labelled"]

@@ -49,17 +49,27 @@ def normalise_for_model(text: str) -> str:
 
 
 def tone_pipeline(language: str, c: float = 3.0, ngram_range: tuple[int, int] | None = None,
-                  min_df: int = 2, rude_weight: float | None = None) -> Pipeline:
+                  min_df: int = 2, rude_weight: float | None = None,
+                  word_weight: float | None = None) -> Pipeline:
     """Character n-gram TF-IDF + logistic regression. Chinese: 1-3 character n-grams;
     English: 2-5 character n-grams within words (`ngram_range` overrides). Classes are
-    balanced, or, with `rude_weight`, the rude class weighs that much against 1."""
+    balanced, or, with `rude_weight`, the rude class weighs that much against 1. With
+    `word_weight`, a second block beside the characters: word 1-2-grams of the match form
+    (each block l2-normalised, the words' scaled by `word_weight`), which lets a model
+    weigh a phrase ("not a right", "go ahead") apart from the words' letters."""
     chinese = language.startswith("zh")
     vectorizer = TfidfVectorizer(analyzer="char" if chinese else "char_wb",
                                  ngram_range=ngram_range or ((1, 3) if chinese else (2, 5)),
                                  min_df=min_df, sublinear_tf=True)
+    features: Any = vectorizer
+    if word_weight:
+        words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=min_df,
+                                sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
+        features = FeatureUnion([("chars", vectorizer), ("words", words)],
+                                transformer_weights={"chars": 1.0, "words": float(word_weight)})
     weights: Any = "balanced" if rude_weight is None else {0: 1.0, 1: rude_weight}
     return Pipeline([
-        ("features", vectorizer),
+        ("features", features),
         ("model", LogisticRegression(C=c, class_weight=weights, max_iter=3000)),
     ])
 
@@ -102,11 +112,30 @@ class LinearTextScorer:
     arithmetic for the twenty short segments of a call."""
 
     def __init__(self, pipeline: Pipeline):
-        vectorizer = pipeline.named_steps["features"]
+        features = pipeline.named_steps["features"]
         model = pipeline.named_steps["model"]
-        if (not isinstance(vectorizer, TfidfVectorizer) or vectorizer.norm != "l2"
-                or not vectorizer.use_idf or len(model.classes_) != 2):
-            raise ValueError("LinearTextScorer needs an l2 TF-IDF and a binary linear model")
+        if isinstance(features, FeatureUnion):
+            block_weights = features.transformer_weights or {}
+            blocks = [(v, block_weights.get(n, 1.0)) for n, v in features.transformer_list]
+        else:
+            blocks = [(features, 1.0)]
+        if (any(not isinstance(v, TfidfVectorizer) or v.norm != "l2" or not v.use_idf
+                for v, _ in blocks) or len(model.classes_) != 2):
+            raise ValueError("LinearTextScorer needs l2 TF-IDF blocks and a binary linear model")
+        vectorizer = blocks[0][0]
+        coef = model.coef_[0]
+        # the blocks after the first (a FeatureUnion's word n-grams): per block its analyzer,
+        # weight and terms (idf, idf * coefficient), the coefficients offset by the columns
+        # of the blocks before it
+        self.more_blocks: list[tuple[Any, float, bool, dict[str, tuple[float, float]]]] = []
+        offset = len(vectorizer.vocabulary_)
+        for block, weight in blocks[1:]:
+            idf_b = block.idf_
+            self.more_blocks.append((block.build_analyzer(), float(weight), bool(block.sublinear_tf),
+                                     {term: (float(idf_b[j]), float(idf_b[j] * coef[offset + j]))
+                                      for term, j in block.vocabulary_.items()}))
+            offset += len(block.vocabulary_)
+        self.first_weight = float(blocks[0][1])
         self.analyzer = vectorizer.build_analyzer()
         # Character n-grams of text that is already lower case and free of white space
         # (the match form) can be cut directly, which is most of the work saved.
@@ -114,12 +143,12 @@ class LinearTextScorer:
             vectorizer.ngram_range if vectorizer.analyzer == "char" else None)
         self.sublinear = bool(vectorizer.sublinear_tf)
         idf = vectorizer.idf_
-        coef = model.coef_[0]
         # per term: idf, idf * coefficient (a term seen once contributes exactly these)
         self.terms = {term: (float(idf[j]), float(idf[j] * coef[j]))
                       for term, j in vectorizer.vocabulary_.items()}
         self.intercept = float(model.intercept_[0])
-        self._coded = _CodedVocabulary.of(self.terms, self.ngram_range)
+        self._coded = (None if self.more_blocks
+                       else _CodedVocabulary.of(self.terms, self.ngram_range))
 
     def _cuts_directly(self, text: str) -> bool:
         return (self.ngram_range is not None and text == text.lower()
@@ -132,22 +161,14 @@ class LinearTextScorer:
         return [text[i:i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1)]
 
     def probability(self, text: str) -> float:
-        counts = Counter(self._grams(text))
-        terms = self.terms
-        norm = dot = 0.0
-        for term, count in counts.items():
-            found = terms.get(term)
-            if found is None:
-                continue
-            idf, weight = found
-            if count == 1:
-                norm += idf * idf
-                dot += weight
-            else:
-                tf = (1.0 + math.log(count)) if self.sublinear else float(count)
-                norm += tf * tf * idf * idf
-                dot += tf * weight
-        return self._logistic(norm, dot)
+        norm, dot = _norm_and_dot(Counter(self._grams(text)), self.terms, self.sublinear)
+        if not self.more_blocks:
+            return self._logistic(norm, dot)
+        z = self.intercept + self.first_weight * (dot / math.sqrt(norm) if norm else 0.0)
+        for analyzer, weight, sublinear, terms in self.more_blocks:
+            norm, dot = _norm_and_dot(Counter(analyzer(text)), terms, sublinear)
+            z += weight * (dot / math.sqrt(norm) if norm else 0.0)
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
     def _logistic(self, norm: float, dot: float) -> float:
         z = self.intercept + (dot / math.sqrt(norm) if norm else 0.0)
@@ -168,6 +189,26 @@ class LinearTextScorer:
             if i not in chosen:
                 out[i] = self.probability(text)
         return out
+
+
+def _norm_and_dot(counts: Mapping[str, int], terms: Mapping[str, tuple[float, float]],
+                  sublinear: bool) -> tuple[float, float]:
+    """The squared norm of a text's TF-IDF vector and its dot product with the
+    coefficients, from its term counts and the vocabulary's (idf, idf * coefficient)."""
+    norm = dot = 0.0
+    for term, count in counts.items():
+        found = terms.get(term)
+        if found is None:
+            continue
+        idf, weight = found
+        if count == 1:
+            norm += idf * idf
+            dot += weight
+        else:
+            tf = (1.0 + math.log(count)) if sublinear else float(count)
+            norm += tf * tf * idf * idf
+            dot += tf * weight
+    return norm, dot
 
 
 class _CodedVocabulary:
@@ -308,9 +349,9 @@ def train_segment_model(name: str, texts: Sequence[str], labels: Sequence[int],
     pipeline = tone_pipeline(language, c, **hyper_parameters)
     pipeline.fit([normalise_for_model(t) for t in texts], list(labels))
     # The n-grams cut by min_df are kept only for inspection; they would triple the file.
-    vectorizer = pipeline.named_steps["features"]
-    if hasattr(vectorizer, "stop_words_"):
-        del vectorizer.stop_words_
+    for vectorizer in vectorizers_of(pipeline):
+        if hasattr(vectorizer, "stop_words_"):
+            del vectorizer.stop_words_
     chosen = {"C": c, **{k: list(v) if isinstance(v, tuple) else v
                          for k, v in hyper_parameters.items() if v is not None}}
     card = {"name": name, "language": language, "labels": [0, 1], "positive_label": 1,

@@ -71,3 +71,25 @@ def test_kept_probabilities_are_those_of_scikit_learn(language, monkeypatch):
         again += model.probabilities(texts[start:start + 37], normalised=True)
         assert len(model._known) <= 50
     assert again == ours
+
+
+def test_a_word_block_beside_the_characters_scores_as_scikit_learn_does(tmp_path):
+    # tone_pipeline's optional word 1-2-gram block (bench/tone_loso.py --grid word_weight=1):
+    # the fast scorer weighs each l2-normalised block as the FeatureUnion does, and the model
+    # survives saving and loading
+    from qa.classify import train_segment_model
+    from qa.models import load_model, save_model
+
+    texts = agent_texts("en")
+    labels = [int(any(w in t for w in ("fault", "told you", "again", "read"))) for t in texts]
+    model = train_segment_model("tone_words", texts, labels, "en", c=10.0, word_weight=0.7)
+    words = model.pipeline.named_steps["features"].transformer_list[1][1]
+    assert ("not a" in words.vocabulary_ or "your fault" in words.vocabulary_)
+    ours = model.probabilities(texts, normalised=True)
+    theirs = model.pipeline_probabilities(texts)
+    assert max(abs(a - b) for a, b in zip(ours, theirs)) < 1e-9
+    without_words = train_segment_model("tone_chars", texts, labels, "en", c=10.0)
+    assert max(abs(a - b) for a, b in zip(ours, without_words.probabilities(texts, normalised=True))) > 1e-3
+    save_model(model, tmp_path / "tone_words")
+    loaded = load_model(tmp_path / "tone_words")
+    assert loaded.probabilities(texts[:50], normalised=True) == pytest.approx(ours[:50], abs=1e-12)

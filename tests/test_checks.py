@@ -597,3 +597,22 @@ def test_a_tone_exempt_segment_is_not_sent_to_the_tone_model():
     check.bind({}, {"agent_tone_en": ModelDirectory()["agent_tone_en"]})
     flagged = {f.segment_index for f in run_check(prepare(t), check, "item") if f.passed is False}
     assert flagged == {1}
+
+
+@pytest.mark.parametrize("customer, expected", [
+    ("hello are you there", "fail"), ("Hello? Hello?", "fail"), ("can you hear me", "fail"),
+    ("and what about the other card", "na")])
+def test_an_english_customer_asking_whether_anyone_is_there_ends_a_silent_hold(customer, expected):
+    # en-card-services' dead_air_prompt: a 16 s pause after "let me check" is a silent hold
+    # (12 s) when the customer ends it asking whether anyone is there; ended by the customer's
+    # own next words it keeps the 20 s limit
+    from qa.rubric import score_transcript
+
+    rows = [("agent", 0.0, 4.0, "thank you for calling barclays my name is anna"),
+            ("customer", 5.0, 8.0, "my transfer has not arrived"),
+            ("agent", 9.0, 11.0, "thank you you are verified let me check"),
+            ("customer", 27.0, 29.0, customer),
+            ("agent", 29.5, 33.0, "i can see the transfer it is pending at the other bank")]
+    card = score_transcript(bundled("en-card-services"),
+                            transcript(rows, language="en", organisation="Barclays"))
+    assert next(i.status for i in card.items if i.item_id == "hold_etiquette") == expected

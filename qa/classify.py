@@ -164,15 +164,13 @@ class LinearTextScorer:
         norm, dot = _norm_and_dot(Counter(self._grams(text)), self.terms, self.sublinear)
         if not self.more_blocks:
             return self._logistic(norm, dot)
-        z = self.intercept + self.first_weight * (dot / math.sqrt(norm) if norm else 0.0)
+        z = self.intercept + self.first_weight * _normalised_dot(norm, dot)
         for analyzer, weight, sublinear, terms in self.more_blocks:
-            norm, dot = _norm_and_dot(Counter(analyzer(text)), terms, sublinear)
-            z += weight * (dot / math.sqrt(norm) if norm else 0.0)
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+            z += weight * _normalised_dot(*_norm_and_dot(Counter(analyzer(text)), terms, sublinear))
+        return _sigmoid(z)
 
     def _logistic(self, norm: float, dot: float) -> float:
-        z = self.intercept + (dot / math.sqrt(norm) if norm else 0.0)
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return _sigmoid(self.intercept + _normalised_dot(norm, dot))
 
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         """`probability` of each text, the character n-grams of all texts counted in one
@@ -189,6 +187,15 @@ class LinearTextScorer:
             if i not in chosen:
                 out[i] = self.probability(text)
         return out
+
+
+def _normalised_dot(norm: float, dot: float) -> float:
+    """A block's contribution to the logit: the dot product of its l2-normalised vector."""
+    return dot / math.sqrt(norm) if norm else 0.0
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
 def _norm_and_dot(counts: Mapping[str, int], terms: Mapping[str, tuple[float, float]],

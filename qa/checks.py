@@ -343,6 +343,7 @@ _GENERIC_ORG_RE = re.compile(r"(农村|农商|城市|城商|商业|信用|农信
 _PAREN_REGIONS = ("中国", "香港", "澳门", "台湾", "新加坡", "马来西亚")
 _PAREN_PART_RE = re.compile(r"[(（]([^)）]*)[)）]\s*$")
 _INITIALS_SKIP = {"of", "the", "and", "&", "for", "de"}
+_LEGAL_FORM_RE = re.compile(r"\s+(plc|ltd\.?|limited)$", re.IGNORECASE)
 # "X of Ceylon" is said "X" when X has two words or more ("Commercial Bank"); "Bank of
 # America" keeps its "of". A parenthesised region (星展银行（中国）) is not said either.
 _OF_PLACE_RE = re.compile(r"^((?!bank\b)[a-z&'.-]+(?: [a-z&'.-]+)+) of (?:the )?[a-z]+(?: [a-z]+)?$")
@@ -436,6 +437,13 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # a name of three words or more is said by its initials ("National Commercial Bank": NCB)
     names += ["".join(w[0] for w in words).upper() for n in names
               if n.isascii() and len(words := [w for w in n.split() if w.lower() not in _INITIALS_SKIP]) >= 3
+              and all(w[0].isalpha() for w in words)]
+    # a bank once "Limited", now "PLC", keeps its initials with L ("Eastern Bank PLC": EBL,
+    # "Dutch-Bangla Bank PLC": DBBL)
+    names += ["".join(w[0] for w in words).upper() + "L" for n in names[:1]
+              if n.isascii() and (m := _LEGAL_FORM_RE.search(n))
+              and len(words := [w for w in re.split(r"[ -]+", n[:m.start()])
+                                if w and w.lower() not in _INITIALS_SKIP]) >= 2
               and all(w[0].isalpha() for w in words)]
     for org in organisations:
         if org.fits(organisation):

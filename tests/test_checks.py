@@ -100,6 +100,8 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("通联支付", "您好 通联客服 我姓李", "zh"),                     # a payment company without 支付
     ("Development Bank of Singapore", "hi dee bee ess cards how can i help", "en"),  # initials of 3+ words
     ("Allied Irish Banks", "good morning a i b card services", "en"),
+    ("Eastern Bank PLC", "assalamu alaikum thank you for calling EBL this is Tanvir", "en"),  # once Limited: EBL
+    ("Dutch-Bangla Bank PLC", "good morning DBBL cards this is Rafiq", "en"),
     ("浙江泰隆商业银行", "您好 泰隆商业银行 工号二一三", "zh"),     # a province before the name is not said
     ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
     ("广东顺德农村商业银行", "您好 顺德农商银行 工号二一三", "zh"),  # 农村商业银行 said 农商银行 / 农商行

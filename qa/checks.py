@@ -329,6 +329,9 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  " canada", " ireland", " europe", " international", " india", " malaysia",
                  " fiji", " kenya", " ghana", " zambia", " jamaica", " oman", " uae", " pakistan",
                  " sri lanka", " new zealand", " nz", " south africa", " nigeria", " philippines",
+                 " qatar", " bahrain", " kuwait", " saudi arabia", " egypt", " tanzania", " uganda",
+                 " rwanda", " botswana", " namibia", " malawi", " mauritius", " bangladesh", " nepal",
+                 " malta", " cyprus", " indonesia", " thailand", " vietnam", " png",
                  "(中国)", "(香港)", "中国分行", "中国有限公司", "保险", "人寿", "财险", "产险",
                  "证券", "基金", "期货", "支付")
 # regions said after a brand (汇丰银行（中国） is said 汇丰中国); any other parenthesised part is

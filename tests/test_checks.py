@@ -102,6 +102,7 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("Allied Irish Banks", "good morning a i b card services", "en"),
     ("Eastern Bank PLC", "assalamu alaikum thank you for calling EBL this is Tanvir", "en"),  # once Limited: EBL
     ("Dutch-Bangla Bank PLC", "good morning DBBL cards this is Rafiq", "en"),
+    ("Ahli Bank Qatar", "good afternoon thank you for calling ahli bank this is fatima", "en"),  # a country after the name
     ("浙江泰隆商业银行", "您好 泰隆商业银行 工号二一三", "zh"),     # a province before the name is not said
     ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
     ("广东顺德农村商业银行", "您好 顺德农商银行 工号二一三", "zh"),  # 农村商业银行 said 农商银行 / 农商行

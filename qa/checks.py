@@ -838,6 +838,8 @@ def _fill_templates(templates: tuple[str, ...], agent_name: str | None, organisa
             phrases.extend(template.replace("{agent_name_part}", p) for p in sorted(parts))
             continue
         missing = [m for m in _PLACEHOLDER_RE.findall(template) if not values.get(m)]
+        if not missing and _PLACEHOLDER_RE.fullmatch(template) and len(values[template[1:-1]]) < 2:
+            continue  # one character alone (a roster's bare surname 何) is any homophone (和)
         if not missing:
             phrases.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template))
             continue

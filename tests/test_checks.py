@@ -176,6 +176,15 @@ def test_surname_must_be_the_agents_own():
     assert run({"type": "phrase", "phrases": ["我姓{agent_surname}"]}, t2)[0].passed is True
 
 
+def test_a_one_character_agent_name_alone_is_not_an_introduction():
+    # the roster gives only the surname 何: said alone it is a homophone of 和, 河, 合
+    phrases = {"type": "phrase", "phrases": ["我姓{agent_surname}", "{agent_name}"]}
+    t = transcript([("agent", 0.0, 3.0, "资金账号和证件后四位")], agent_name="何")
+    assert run(phrases, t)[0].passed is False
+    t2 = transcript([("agent", 0.0, 3.0, "您好，我姓何，请讲")], agent_name="何")
+    assert run(phrases, t2)[0].passed is True
+
+
 def test_unknown_agent_name_accepts_any_surname():
     t = transcript([("agent", 0.0, 3.0, "您好我姓李很高兴为您服务")])
     assert run({"type": "phrase", "phrases": ["我姓{agent_surname}"]}, t)[0].passed is True

@@ -390,6 +390,15 @@ def split_name(name: str, language: str) -> tuple[str, str]:
     return parts[-1], parts[0]
 
 
+def _initials(words: list[str], at_least: int) -> str:
+    """The initials of a name's words ("" when fewer than `at_least` count or one starts
+    with no letter); of, the, and ... are not said."""
+    words = [w for w in words if w and w.lower() not in _INITIALS_SKIP]
+    if len(words) < at_least or not all(w[0].isalpha() for w in words):
+        return ""
+    return "".join(w[0] for w in words).upper()
+
+
 @functools.lru_cache(maxsize=4096)
 def organisation_names(organisation: str, organisations: tuple[Organisation, ...]) -> list[str]:
     """The names a call's organisation may be said by: itself, its short forms without a
@@ -438,16 +447,11 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     names += [n.split()[0] for n in names
               if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]
     # a name of three words or more is said by its initials ("National Commercial Bank": NCB)
-    names += ["".join(w[0] for w in words).upper() for n in names
-              if n.isascii() and len(words := [w for w in n.split() if w.lower() not in _INITIALS_SKIP]) >= 3
-              and all(w[0].isalpha() for w in words)]
+    names += [initials for n in names if n.isascii() and (initials := _initials(n.split(), 3))]
     # a bank once "Limited", now "PLC", keeps its initials with L ("Eastern Bank PLC": EBL,
     # "Dutch-Bangla Bank PLC": DBBL)
-    names += ["".join(w[0] for w in words).upper() + "L" for n in names[:1]
-              if n.isascii() and (m := _LEGAL_FORM_RE.search(n))
-              and len(words := [w for w in re.split(r"[ -]+", n[:m.start()])
-                                if w and w.lower() not in _INITIALS_SKIP]) >= 2
-              and all(w[0].isalpha() for w in words)]
+    names += [initials + "L" for n in names[:1] if n.isascii() and (m := _LEGAL_FORM_RE.search(n))
+              and (initials := _initials(re.split(r"[ -]+", n[:m.start()]), 2))]
     for org in organisations:
         if org.fits(organisation):
             names.extend(org.names())

@@ -30,7 +30,9 @@ from qa.transcripts import dialogue_transcripts  # noqa: E402
 
 LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "holdout5",
                  "holdout6", "holdout7", "holdout8", "holdout9", "holdout10", "holdout11",
-                 "holdout12", "holdout13", "holdout14", "holdout15", "holdout16", "holdout17")
+                 "holdout12", "holdout13", "holdout14", "holdout15", "holdout16", "holdout17",
+                 "holdout18", "holdout19", "holdout20", "holdout21", "holdout22", "holdout23",
+                 "holdout24", "holdout25", "holdout26")
 # Every labelled set is trained on: the generalisation figure is bench/tone_loso.py's
 # leave-one-set-out totals, and each new blind set is measured before it joins.
 # English stops at holdout13: trained on holdout14 and holdout15, the English model flagged

@@ -361,6 +361,8 @@ _LETTER_NAMES = dict(zip("abcdefghijklmnopqrstuvwxyz", (
     "en", "oh", "pee", "queue", "ar", "ess", "tee", "you", "vee", "double you", "ex", "why",
     "zed")))
 _INITIALISM_RE = re.compile(r"[A-Z]{2,5}")
+# a bank's brand in capitals after its name ("SMBC Trust Bank PRESTIA": PRESTIA)
+_CAPS_BRAND_RE = re.compile(r"\bBank ([A-Z]{4,})$")
 
 
 def spelled_out(name: str) -> list[str]:
@@ -446,6 +448,7 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # a brand led by its initials ("BDO Unibank", "RBC Royal Bank") is said by them alone
     names += [n.split()[0] for n in names
               if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]
+    names += [m.group(1) for n in names[:1] if (m := _CAPS_BRAND_RE.search(n))]
     # a name of three words or more is said by its initials ("National Commercial Bank": NCB)
     names += [initials for n in names if n.isascii() and (initials := _initials(n.split(), 3))]
     # a bank once "Limited", now "PLC", keeps its initials with L ("Eastern Bank PLC": EBL,

@@ -39,7 +39,7 @@ LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "hol
 # polite phrasings of tests/phrasings/en.tsv ("I won't waste your time, I'll be quick" at 0.89,
 # "ill make this quick for you" 0.87); their class fixes, and holdout16/17's, meet the bars
 # without it.
-TRAIN_SETS = {"zh": LABELLED_SETS, "en": LABELLED_SETS[:LABELLED_SETS.index("holdout14")]}
+TRAIN_SETS = {"zh": LABELLED_SETS, "en": LABELLED_SETS}
 EXTRA = REPO / "data" / "agent_tone"
 THRESHOLD = {"zh": 0.8, "en": 0.85}
 # chosen by leave-one-set-out evaluation over the labelled sets (bench/tone_loso.py)

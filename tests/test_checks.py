@@ -126,9 +126,11 @@ def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation
     ("中国银联云闪付", "您好，云闪付客服，我是小李"),       # a product brand after its institution
     ("招商银行掌上生活", "您好 掌上生活客服 工号三一二"),
     ("华泰证券涨乐财富通", "您好 涨乐财富通 很高兴为您服务"),
+    ("SMBC Trust Bank PRESTIA", "thank you for calling PRESTIA English Service my name is Watanabe"),
 ])
 def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
-    t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)
+    language = "en" if organisation.isascii() else "zh"
+    t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is True
 
 

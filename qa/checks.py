@@ -342,6 +342,15 @@ _PROVINCE_RE = re.compile(
 # Hong Kong, Macau and Taiwan before a brand (香港汇丰, 台湾富邦产险) are not said either; the brand
 # left may be two characters (汇丰), as no province-sized generic name follows them
 _REGION_RE = re.compile(r"(中国)?(香港|澳门|台湾)")
+# nor is a municipality or a large city before a private bank's brand (北京中关村银行: 中关村银行, 重庆富民银行:
+# 富民银行), nor a country before a foreign bank's (马来西亚艾芬银行: 艾芬银行, 新加坡华侨银行: 华侨银行); a generic
+# remainder (北京银行: 银行, 上海农商银行: 农商银行) is still no name
+_CITY_RE = re.compile(
+    r"(北京|天津|上海|重庆|深圳|广州|杭州|南京|苏州|武汉|成都|西安|温州|宁波|青岛|大连|厦门|沈阳|长沙|郑州|济南|"
+    r"福州|合肥|昆明|南昌|哈尔滨|长春|石家庄|太原|南宁|贵阳|兰州|海口|乌鲁木齐|呼和浩特|银川|西宁|拉萨|无锡|东莞|佛山)(市)?")
+_COUNTRY_RE = re.compile(
+    r"(马来西亚|新加坡|泰国|印尼|印度尼西亚|越南|菲律宾|日本|韩国|英国|美国|加拿大|澳大利亚|澳洲|新西兰|德国|法国|"
+    r"瑞士|荷兰|意大利|西班牙|印度|巴基斯坦|孟加拉|阿联酋|卡塔尔|沙特|科威特|巴林|阿曼|文莱|柬埔寨|缅甸|老挝)")
 _GENERIC_ORG_RE = re.compile(r"(农村|农商|城市|城商|商业|信用|农信|村镇|银行|省|邮政|人民|联合|分行|移动|电信|联通|国际|股份)")
 _PAREN_REGIONS = ("中国", "香港", "澳门", "台湾", "新加坡", "马来西亚")
 _PAREN_PART_RE = re.compile(r"[(（]([^)）]*)[)）]\s*$")
@@ -434,6 +443,8 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
               and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
     names += [rest for n in names if (m := _REGION_RE.match(n))
               and len(rest := n[m.end():]) >= 2 and not _GENERIC_ORG_RE.match(rest)]
+    names += [rest for n in names if (m := _CITY_RE.match(n) or _COUNTRY_RE.match(n))
+              and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
     # 阳光财产保险 is said 阳光产险 or 阳光财险
     names += [n.replace("财产保险", short) for n in names if "财产保险" in n and len(n) > 5
               for short in ("产险", "财险")]

@@ -105,6 +105,10 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("Ahli Bank Qatar", "good afternoon thank you for calling ahli bank this is fatima", "en"),  # a country after the name
     ("浙江泰隆商业银行", "您好 泰隆商业银行 工号二一三", "zh"),     # a province before the name is not said
     ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
+    ("重庆三峡银行", "您好 三峡银行客服 我是小冉", "zh"),      # a municipality or city before a private bank's brand
+    ("温州民商银行", "您好，民商因行，工号二一三", "zh"),
+    ("马来西亚丰隆银行", "哈啰 丰隆银行 我是 Amy 陈", "zh"),      # a country before a foreign bank's brand
+    ("新加坡华侨银行", "您好 华侨银行信用卡热线 我姓林", "zh"),
     ("广东顺德农村商业银行", "您好 顺德农商银行 工号二一三", "zh"),  # 农村商业银行 said 农商银行 / 农商行
     ("东莞农村商业银行", "您好，东莞农商行，我姓陈", "zh"),
     ("香港恒生銀行", "您好 恒生银行 我姓何", "zh"),             # Traditional, and a region before the brand
@@ -140,6 +144,8 @@ def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
     ("中国人寿财险", "您好 财险 我是小李"),
     ("浙江农商银行", "您好 农商银行 我是小李"),            # a province dropped leaves no name
     ("江苏银行", "您好 银行客服 我是小李"),
+    ("北京银行", "您好 银行客服 我是小李"),              # a city dropped leaves no name either
+    ("上海农商银行", "您好 农商银行 我是小李"),
     ("台灣銀行", "您好 银行客服 我是小李"),            # a region dropped leaves no name
     ("中國工商銀行（澳門）", "您好 澳门客服 我是小李"),      # nor is the region in brackets one
     ("太平财产保险", "您好 产险理赔 我是小李"),

@@ -32,14 +32,19 @@ LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "hol
                  "holdout6", "holdout7", "holdout8", "holdout9", "holdout10", "holdout11",
                  "holdout12", "holdout13", "holdout14", "holdout15", "holdout16", "holdout17",
                  "holdout18", "holdout19", "holdout20", "holdout21", "holdout22", "holdout23",
-                 "holdout24", "holdout25", "holdout26")
-# Every labelled set is trained on: the generalisation figure is bench/tone_loso.py's
-# leave-one-set-out totals, and each new blind set is measured before it joins.
-# English stops at holdout13: trained on holdout14 and holdout15, the English model flagged
-# polite phrasings of tests/phrasings/en.tsv ("I won't waste your time, I'll be quick" at 0.89,
-# "ill make this quick for you" 0.87); their class fixes, and holdout16/17's, meet the bars
-# without it.
-TRAIN_SETS = {"zh": LABELLED_SETS, "en": LABELLED_SETS}
+                 "holdout24", "holdout25", "holdout26", "holdout27", "holdout28")
+# Labelled sets are trained on once measured untouched (the generalisation figure is
+# bench/tone_loso.py's leave-one-set-out totals over LABELLED_SETS).
+# English stops at holdout26. It once stopped at holdout13 (trained on holdout14 and holdout15 it
+# flagged polite phrasings of tests/phrasings/en.tsv: "I won't waste your time, I'll be quick"
+# 0.89). Trained through holdout26, with the forbidlex wordings folded in, it flagged four polite
+# phrasings (sincere praise and reassurance, now tone_exempt) and lifted recall on the unseen
+# holdout27 English calls from 0.68 to 0.79 at the same precision (holdout28: 0.71 both).
+# Trained through holdout28 it flagged nine ("ill make this quick for you", "nobody is blaming
+# you, lets just fix it"), and the Chinese model trained through holdout28 made a false hit in
+# holdout17 (那个要你去公安那边问 我们这边解不了, 0.84); so both stop at holdout26 (the Chinese one
+# lifted unseen holdout27 zh recall 0.84 -> 0.88 at the same precision).
+TRAIN_SETS = {language: LABELLED_SETS[:LABELLED_SETS.index("holdout27")] for language in ("zh", "en")}
 EXTRA = REPO / "data" / "agent_tone"
 THRESHOLD = {"zh": 0.8, "en": 0.85}
 # chosen by leave-one-set-out evaluation over the labelled sets (bench/tone_loso.py)

@@ -114,10 +114,11 @@ def generate(src_dir, stem_is_id=True):
 
 
 def validate(root, prefix, forbidden, per_language=None, asr=(17, 23), file_prefix=None,
-             asr_punctuation="full", min_traps=None):
+             asr_punctuation="full", min_traps=None, min_en_asr=None):
     """Check a set's JSON files (ids, fields, times, labels, holds, noise and the set's bounds:
     `forbidden` segments in all, at least `per_language` (zh, en) of them, `asr` calls) and
-    print the label distribution. `file_prefix` names holdout7's files (c001-...)."""
+    print the label distribution. `file_prefix` names holdout7's files (c001-...);
+    `min_en_asr`: at least so many of the `asr` calls English."""
     dist = {}
     nforb = {}
     noise = {}
@@ -187,6 +188,8 @@ def validate(root, prefix, forbidden, per_language=None, asr=(17, 23), file_pref
     if asr:
         n_asr = sum(noise[lang]["asr"] for lang in noise)
         assert asr[0] <= n_asr <= asr[1], ("asr calls", n_asr)
+    if min_en_asr:
+        assert noise["en"]["asr"] >= min_en_asr, ("en asr calls", noise["en"]["asr"])
     if min_traps is None:
         print("all valid")
     else:

@@ -460,6 +460,8 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     names += [n.split()[0] for n in names
               if " " in n and _INITIALISM_RE.fullmatch(n.split()[0]) and len(n.split()[0]) > 2]
     names += [m.group(1) for n in names[:1] if (m := _CAPS_BRAND_RE.search(n))]
+    # "&" is said "and" ("M&T Bank": m and t bank; ASR writes "m and tea bank", a fuzzy match of it)
+    names += [re.sub(r"\s*&\s*", " and ", n) for n in list(names) if "&" in n]
     # a name of three words or more is said by its initials ("National Commercial Bank": NCB)
     names += [initials for n in names if n.isascii() and (initials := _initials(n.split(), 3))]
     # a bank once "Limited", now "PLC", keeps its initials with L ("Eastern Bank PLC": EBL,

@@ -120,6 +120,7 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("太平财产保险", "您好 太平财险 我姓王", "zh"),
     ("Truist", "thanks for calling tru ist this is dana", "en"),  # a one-word brand ASR splits in two
     ("Barclays", "good morning bar clays card services", "en"),
+    ("M&T Bank", "thanks for calling m and tea bank this is tyler", "en"),  # "&" said "and", "t" heard "tea"
 ])
 def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
     t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)

@@ -351,6 +351,7 @@ _CITY_RE = re.compile(
 _COUNTRY_RE = re.compile(
     r"(马来西亚|新加坡|泰国|印尼|印度尼西亚|越南|菲律宾|日本|韩国|英国|美国|加拿大|澳大利亚|澳洲|新西兰|德国|法国|"
     r"瑞士|荷兰|意大利|西班牙|印度|巴基斯坦|孟加拉|阿联酋|卡塔尔|沙特|科威特|巴林|阿曼|文莱|柬埔寨|缅甸|老挝)")
+_RURAL_CREDIT_RE = re.compile(_PROVINCE_RE.pattern + r"农村信用(?:合作)?(?:社|联社)(?:联合社)?")
 _GENERIC_ORG_RE = re.compile(r"(农村|农商|城市|城商|商业|信用|农信|村镇|银行|省|邮政|人民|联合|分行|移动|电信|联通|国际|股份)")
 _PAREN_REGIONS = ("中国", "香港", "澳门", "台湾", "新加坡", "马来西亚")
 _PAREN_PART_RE = re.compile(r"[(（]([^)）]*)[)）]\s*$")
@@ -445,9 +446,13 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
               and len(rest := n[m.end():]) >= 2 and not _GENERIC_ORG_RE.match(rest)]
     names += [rest for n in names if (m := _CITY_RE.match(n) or _COUNTRY_RE.match(n))
               and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
-    # 阳光财产保险 is said 阳光产险 or 阳光财险
+    # 阳光财产保险 is said 阳光产险 or 阳光财险, or without 财产 (永诚财产保险: 永诚保险)
     names += [n.replace("财产保险", short) for n in names if "财产保险" in n and len(n) > 5
-              for short in ("产险", "财险")]
+              for short in ("产险", "财险", "保险")]
+    # a provincial rural credit union (湖北省农村信用社联合社, 河北省农村信用社) is said by its province
+    # and 农信, 农信社 or 信合 (湖北农信, 陕西信合)
+    names += [m.group(1) + short for n in list(names) if (m := _RURAL_CREDIT_RE.fullmatch(n))
+              for short in ("农信", "农信社", "信合", "农村信用社")]
     # 深圳农村商业银行 is said 深圳农商银行 (or 农商行)
     names += [n.replace("农村商业银行", short) for n in names if "农村商业银行" in n and len(n) > 6
               for short in ("农商银行", "农商行")]

@@ -118,6 +118,10 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("交通银行（香港）", "你好 交银香港 我系黄小姐", "zh"),
     ("中国平安财产保险", "您好 平安产险 工号三一二", "zh"),       # 财产保险 said 产险 or 财险
     ("太平财产保险", "您好 太平财险 我姓王", "zh"),
+    ("永诚财产保险", "您好，永诚保险理赔热线，我是钱芳", "zh"),  # or brand + 保险, without 财产
+    ("湖北省农村信用社联合社", "您好，湖北农信客服热线，我是小田", "zh"),  # a provincial rural credit union:
+    ("甘肃省农村信用社", "您好 甘肃农信社 工号八零四", "zh"),        # province + 农信 / 农信社 / 信合
+    ("陕西省农村信用社联合社", "您好 陕西信合客服 我姓雷", "zh"),
     ("Truist", "thanks for calling tru ist this is dana", "en"),  # a one-word brand ASR splits in two
     ("Barclays", "good morning bar clays card services", "en"),
     ("M&T Bank", "thanks for calling m and tea bank this is tyler", "en"),  # "&" said "and", "t" heard "tea"
@@ -150,6 +154,8 @@ def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
     ("台灣銀行", "您好 银行客服 我是小李"),            # a region dropped leaves no name
     ("中國工商銀行（澳門）", "您好 澳门客服 我是小李"),      # nor is the region in brackets one
     ("太平财产保险", "您好 产险理赔 我是小李"),
+    ("太平财产保险", "您好 保险理赔 我是小李"),
+    ("湖北省农村信用社联合社", "您好 农信客服 我是小李"),       # 农信 without the province is no name
 ])
 def test_a_department_after_the_institution_is_no_brand(organisation, said):
     t = transcript([("agent", 0.0, 3.0, said)], organisation=organisation)

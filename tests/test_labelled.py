@@ -6,7 +6,8 @@ tests/data/labelled/ (54 Mandarin, 12 English calls), holdout/ (30 + 8), holdout
 holdout11/ (30 + 20), holdout12/ (30 + 20), holdout13/ (30 + 20), holdout14/ (30 + 20),
 holdout15/ (30 + 20), holdout16/ (30 + 20), holdout17/ (30 + 20), holdout18/ (30 + 20),
 holdout19/ (30 + 20), holdout20/ (30 + 20), holdout21/ (30 + 20), holdout22/ (30 + 20), holdout23/ (30 + 20), holdout24/ (30 + 20), holdout25/ (30 + 20),
-holdout26/ (30 + 20), holdout27/ (30 + 20) and holdout28/ (30 + 20),
+holdout26/ (30 + 20), holdout27/ (30 + 20), holdout28/ (30 + 20), holdout29/ (30 + 20) and
+holdout30/ (30 + 20),
 each written and labelled independently of the rules and of each other, are scored with
 the bundled rubrics. (Each held-out set was measured before the rules saw it; the README
 gives those first figures. Where the rules keep a judgement against a set's
@@ -22,7 +23,10 @@ is flagged by the tone model and not labelled: the one false hit of that set. ho
 h26-zh-013 segment 14, "我只是把后果告诉您", is labelled forbidden and not flagged: holdout2 and
 holdout20 label the same wording, stating the consequences, as professional. holdout27's
 h27-en-002 is kept "pass" for password_request: the second and fifth characters of a
-memorable word are a security question, as holdout4, holdout7 and holdout16 label them.)
+memorable word are a security question, as holdout4, holdout7 and holdout16 label them.
+holdout29's h29-en-007 greeting ("zoppa" for Zopa: a four-letter name one letter off scores
+75 by fuzzy matching) and h29-en-010 self_intro ("rafiq speaking" for Rafiqul Islam: a
+shortened given name) are not guessed.)
 Every shared item must agree with the labels on at least 95% of the calls of each set and
 language; forbidden words, counted by agent segment, need precision >= 0.95 and recall >=
 0.90. Reproduce the figures with `qa rubric agreement tests/data/labelled/zh`. (Wording
@@ -49,7 +53,8 @@ RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # rubrics 1.6.0); holdout19 and holdout20 in both after theirs (rubrics 1.7.0), holdout21
 # and holdout22 after theirs (1.8.0); holdout23 in both and holdout24 in Mandarin after theirs
 # (1.9.0: holdout24 English keeps one tone false hit, P 0.94); holdout25 and holdout26 in both
-# after theirs (1.10.0); holdout27 and holdout28 in both after theirs (1.11.0).
+# after theirs (1.10.0); holdout27 and holdout28 in both after theirs (1.11.0); holdout29 and
+# holdout30 in both after theirs (1.12.0).
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
@@ -64,7 +69,8 @@ SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "
         ("holdout22", "zh"), ("holdout22", "en"), ("holdout23", "zh"), ("holdout23", "en"),
         ("holdout24", "zh"), ("holdout25", "zh"), ("holdout25", "en"), ("holdout26", "zh"),
         ("holdout26", "en"), ("holdout27", "zh"), ("holdout27", "en"), ("holdout28", "zh"),
-        ("holdout28", "en")]
+        ("holdout28", "en"), ("holdout29", "zh"), ("holdout29", "en"), ("holdout30", "zh"),
+        ("holdout30", "en")]
 
 
 def report_for(kind: str, language: str):

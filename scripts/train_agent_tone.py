@@ -32,7 +32,8 @@ LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "hol
                  "holdout6", "holdout7", "holdout8", "holdout9", "holdout10", "holdout11",
                  "holdout12", "holdout13", "holdout14", "holdout15", "holdout16", "holdout17",
                  "holdout18", "holdout19", "holdout20", "holdout21", "holdout22", "holdout23",
-                 "holdout24", "holdout25", "holdout26", "holdout27", "holdout28")
+                 "holdout24", "holdout25", "holdout26", "holdout27", "holdout28", "holdout29",
+                 "holdout30", "holdout31", "holdout32")
 # Labelled sets are trained on once measured untouched (the generalisation figure is
 # bench/tone_loso.py's leave-one-set-out totals over LABELLED_SETS).
 # English stops at holdout26. It once stopped at holdout13 (trained on holdout14 and holdout15 it

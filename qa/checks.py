@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 from rapidfuzz import fuzz, process
 
 from qa.matcher import (LexiconEntry, PatternPrefilter, PhraseHit, PhraseMatcher, SharedScan,
-                        fuzzy_locate, key_pattern, required_literals)
+                        fuzzy_locate, key_pattern, required_literals, sound_alike_locate)
 from qa.model import Finding, Segment, Transcript
 from qa.text import Kept, MatchText, PiiSpan, find_pii, keep, match_text, match_texts, to_display
 
@@ -302,6 +302,8 @@ def _describe_form(hit_form: str, score: float) -> str:
         return "exact"
     if hit_form == "fuzzy":
         return f"fuzzy {score:.0f}"
+    if hit_form == "sound":
+        return f"sounds alike {score:.0f}"
     return {"pinyin": "homophone (pinyin)", "loose": "near-homophone (loose pinyin)",
             "regex": "pattern"}.get(hit_form, hit_form)
 
@@ -504,6 +506,9 @@ class PhraseSet(BaseModel):
     pinyin: bool = True
     loose: bool = False
     fuzzy: float | None = Field(default=None, ge=50, le=100)
+    sounds_alike: bool = Field(
+        default=False, description="also match a filled-in English name by its sound (metaphone), "
+        "as ASR spells an unfamiliar brand (brecks for Brex), when nothing else matched")
     patterns: list[Regex] = Field(default_factory=list, description="regexes on the match form")
     homophone_patterns: list[Regex] = Field(
         default_factory=list, description="regexes on the pinyin key (literal CJK only)")
@@ -530,7 +535,7 @@ class PhraseSet(BaseModel):
         # check's) share one runtime, so a call is scanned for them once.
         key = (tuple(entries), tuple(self.phrases), tuple(self.patterns),
                tuple(self.homophone_patterns), tuple(allow), self.pinyin, self.loose,
-               self.pinyin_min_chars(), self.speaker, self.fuzzy)
+               self.pinyin_min_chars(), self.speaker, self.fuzzy, self.sounds_alike)
         runtime = _RUNTIMES.get(key)
         if runtime is None:
             runtime = PhraseRuntime(
@@ -539,7 +544,8 @@ class PhraseSet(BaseModel):
                 templates=tuple(p for p in self.phrases if _PLACEHOLDER_RE.search(p)),
                 patterns=tuple(patterns),
                 key_patterns=tuple((key_pattern(p), LexiconEntry(p)) for p in self.homophone_patterns),
-                speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy)
+                speaker=self.speaker, loose=self.loose, fuzzy=self.fuzzy,
+                sounds_alike=self.sounds_alike)
             _RUNTIMES[key] = runtime
         self._runtime = runtime
 
@@ -590,7 +596,8 @@ class PhraseRuntime:
     def __init__(self, matcher: PhraseMatcher, templates: tuple[str, ...],
                  patterns: tuple[tuple[re.Pattern[str], LexiconEntry], ...],
                  key_patterns: tuple[tuple[re.Pattern[str], LexiconEntry], ...],
-                 speaker: SpeakerFilter, loose: bool, fuzzy: float | None):
+                 speaker: SpeakerFilter, loose: bool, fuzzy: float | None,
+                 sounds_alike: bool = False):
         self.matcher = matcher
         self.templates = templates
         self.key_patterns = key_patterns
@@ -610,6 +617,7 @@ class PhraseRuntime:
         self.speaker = speaker
         self.loose = loose
         self.fuzzy = fuzzy
+        self.sounds_alike = sounds_alike
         # hits per (segment text, the call's filled-in templates), kept across calls
         self._found: dict[tuple, tuple[tuple, ...]] = {}
         self._fuzzy_found: dict[tuple, tuple | None] = {}
@@ -822,15 +830,27 @@ class PhraseRuntime:
                     if in_window(ps, h)]
             if out and first_only:
                 return out
-        if out or not use_fuzzy or self.fuzzy is None:
+        if out or not use_fuzzy:
             return out
-        for ps in segments:
-            hit = self.fuzzy_find(ctx, ps)
-            if hit is not None and in_window(ps, hit):
-                out.append((ps, hit))
-                if first_only:
-                    return out
+        for find in ([self.fuzzy_find] if self.fuzzy is not None else []) + (
+                [self.sound_find] if self.sounds_alike else []):
+            for ps in segments:
+                hit = find(ctx, ps)
+                if hit is not None and in_window(ps, hit):
+                    out.append((ps, hit))
+                    if first_only:
+                        return out
+            if out:
+                return out
         return out
+
+    def sound_find(self, ctx: CallContext, ps: PreparedSegment) -> PhraseHit | None:
+        """The first filled-in English name heard by its sound in the segment, or None."""
+        for name in self.resolved_templates(ctx)[0]:
+            located = sound_alike_locate(name, ps.match)
+            if located is not None:
+                return PhraseHit(LexiconEntry(name), located[1], located[2], "sound", located[0])
+        return None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Sequence
 
 import ahocorasick_rs
+import jellyfish
 from rapidfuzz import fuzz
 
 from qa.text import MatchText, _char_keys, _is_cjk, kept_many, match_text, to_display
 
-MatchForm = Literal["exact", "pinyin", "loose", "fuzzy", "regex"]
+MatchForm = Literal["exact", "pinyin", "loose", "fuzzy", "sound", "regex"]
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,35 @@ def fuzzy_locate(phrase: MatchText, target: MatchText, threshold: float) -> tupl
     if end <= start:
         return None
     return alignment.score, start, end
+
+
+_LATIN_WORD_RE = re.compile(r"[a-z]+")
+
+
+def sound_alike_locate(name: str, target: MatchText, min_ratio: float = 60
+                       ) -> tuple[float, int, int] | None:
+    """An English name as ASR spells it by sound ("brecks" for Brex, "zoppa" for Zopa): the
+    first run of words in `target` whose metaphone keys equal the name's, word for word, and
+    whose spelling is still close to it (ratio at least `min_ratio`, so "today" is not
+    "Tide"). (ratio, start, end) in target's match form, or None. The English counterpart of
+    the pinyin keys."""
+    words = name.lower().split()
+    if not words or not all(w.isascii() and w.isalpha() for w in words):
+        return None
+    keys = [jellyfish.metaphone(w) for w in words]
+    if not all(keys):
+        return None
+    tokens = list(_LATIN_WORD_RE.finditer(target.text))
+    n = len(words)
+    for i in range(len(tokens) - n + 1):
+        window = tokens[i:i + n]
+        if any(jellyfish.metaphone(t.group()) != k for t, k in zip(window, keys)):
+            continue
+        heard = " ".join(t.group() for t in window)
+        ratio = fuzz.ratio(heard, " ".join(words))
+        if ratio >= min_ratio:
+            return ratio, window[0].start(), window[-1].end()
+    return None
 
 
 def key_pattern(pattern: str, loose: bool = False) -> re.Pattern[str]:

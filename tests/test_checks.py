@@ -172,6 +172,25 @@ def test_a_short_form_is_not_a_single_generic_word(organisation, said):
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False
 
 
+@pytest.mark.parametrize("organisation, said, heard", [
+    ("Brex", "hi thanks for calling brecks business card support this is tyler", True),
+    ("Zopa", "hi youre through to zoppa my name is daniel", True),
+    ("Monzo", "hiya monso card team ellie speaking", True),
+    ("Tide", "hi how can i help you today", False),       # same sound, spelling too far apart
+    ("Brex", "hi thanks for calling this is tyler", False),
+    ("Qantas Money", "good morning", False),
+])
+def test_an_english_brand_counts_as_asr_spells_it_by_its_sound(organisation, said, heard):
+    spec = {"type": "phrase", "phrases": ["{company}"], "sounds_alike": True}
+    t = transcript([("agent", 0.0, 3.0, said)], language="en", organisation=organisation)
+    findings = run(spec, t)
+    assert findings[0].passed is heard
+    if heard:
+        assert "sounds alike" in findings[0].detail
+    # only where the phrase set asks for it
+    assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False
+
+
 def test_another_bank_does_not_count_when_the_call_names_its_organisation():
     t = transcript([("agent", 0.0, 3.0, "您好，工商银行，请讲")], **BANK)
     assert run({"type": "phrase", "phrases": ["{company}"]}, t)[0].passed is False

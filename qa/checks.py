@@ -326,6 +326,7 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  " card services", " customer services", " customer service", " credit cards",
                  " credit card", " plc", " ltd", " inc", " limited", " group", " holdings",
                  " bank", " banking corporation", " bank berhad", " building society",
+                 " insurance", " assurance",
                  # regions a brand is registered with but not said on the phone
                  " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
                  " canada", " ireland", " europe", " international", " india", " malaysia",

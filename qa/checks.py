@@ -484,15 +484,8 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     names += [f"{n[:i]} {n[i:]}" for n in list(names)
               if n.isascii() and n.isalpha() and len(n) >= 6 for i in range(2, len(n) - 1)]
     names += [spoken for n in names for spoken in spelled_out(n)]
-    # 银行 as ASR writes it by sound with 航 / 杭 (上海商业银航, 招商银杭): the name's pinyin key reads
-    # 行 as xing, so only 因行 / 音行 match it by sound (organisation_patterns lists these for a call
-    # without its organisation)
-    names += [n[: -len(end)] + heard for n in list(names) for end, sounds in _ASR_ENDINGS.items()
-              if n.endswith(end) and len(n) - len(end) >= 2 for heard in sounds]
     return list(dict.fromkeys(n for n in names if n))
 
-
-_ASR_ENDINGS = {"银行": ("银航", "银杭")}
 
 
 class PhraseSet(BaseModel):

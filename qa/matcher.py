@@ -22,7 +22,7 @@ import ahocorasick_rs
 import jellyfish
 from rapidfuzz import fuzz
 
-from qa.text import MatchText, _char_keys, _is_cjk, kept_many, match_text, to_display
+from qa.text import MatchText, _char_keys, _context_rewrites, _is_cjk, kept_many, match_text, to_display
 
 MatchForm = Literal["exact", "pinyin", "loose", "fuzzy", "sound", "regex"]
 
@@ -382,7 +382,10 @@ def key_pattern(pattern: str, loose: bool = False) -> re.Pattern[str]:
             out.append(re.escape(_char_keys(ch)[1 if loose else 0]))
         else:
             out.append(ch)
-    return re.compile("".join(out))
+    keyed = "".join(out)
+    for (s_old, s_new), (l_old, l_new) in _context_rewrites():
+        keyed = keyed.replace(*((l_old, l_new) if loose else (s_old, s_new)))
+    return re.compile(keyed)
 
 
 # --- literal prefilter for regular expressions ---------------------------------------------

@@ -229,8 +229,40 @@ def _key_arrays() -> list:
     return _KEY_ARRAYS
 
 
+# Readings a character takes from the one before it, as key rewrites of the same length: 行
+# after yin is hang (银行, and 因行 / 音行 as ASR writes it), where each character alone is keyed
+# yin, xing; so 银航 and 银杭 match 银行 by sound, as 因行 does.
+_CONTEXT_READINGS = (("yin", "xing", "hang"),)
+_CONTEXT_REWRITES: list[tuple[tuple[str, str], tuple[str, str]]] = []
+
+
+def _context_rewrites() -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """((strict before, after), (loose before, after)) key rewrites, built once."""
+    if not _CONTEXT_REWRITES:
+        for first, alone, after in _CONTEXT_READINGS:
+            strict = (_syllable_code(first) + _syllable_code(alone),
+                      _syllable_code(first) + _syllable_code(after))
+            loose = (_syllable_code(_loosen(first)) + _syllable_code(_loosen(alone)),
+                     _syllable_code(_loosen(first)) + _syllable_code(_loosen(after)))
+            _CONTEXT_REWRITES.append((strict, loose))
+    return _CONTEXT_REWRITES
+
+
+def _in_context(strict: str, loose: str) -> tuple[str, str]:
+    for (s_old, s_new), (l_old, l_new) in _context_rewrites():
+        if s_old in strict:
+            strict = strict.replace(s_old, s_new)
+        if l_old in loose:
+            loose = loose.replace(l_old, l_new)
+    return strict, loose
+
+
 def _keys_of(text: str) -> tuple[str, str]:
     """(pinyin key, loose key) of a match-form text."""
+    return _in_context(*_keys_of_characters(text))
+
+
+def _keys_of_characters(text: str) -> tuple[str, str]:
     if len(text) >= _ARRAY_MIN_CHARS:
         import numpy as np
 

@@ -133,7 +133,10 @@ def test_normalise_phrase_gives_the_match_form_of_a_lexicon_phrase():
 
 # --- pinyin keys -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("heard, meant", [("招商因行", "招商银行"), ("请少等", "请稍等")])
+@pytest.mark.parametrize("heard, meant", [("招商因行", "招商银行"), ("请少等", "请稍等"),
+                                          # 行 after yin is read hang: 银航 and 银杭 are 银行 by sound
+                                          ("招商银航", "招商银行"), ("上海商业银杭", "上海商业银行"),
+                                          ("招商音行", "招商银航")])
 def test_homophones_have_equal_pinyin_keys(heard, meant):
     assert normalise_phrase(heard) != normalise_phrase(meant)
     assert pinyin_key(heard) == pinyin_key(meant)
@@ -141,6 +144,7 @@ def test_homophones_have_equal_pinyin_keys(heard, meant):
 
 def test_different_words_have_different_pinyin_keys():
     assert pinyin_key("招商银行") != pinyin_key("建设银行")
+    assert pinyin_key("行动") != pinyin_key("航动")  # 行 alone is still xing
 
 
 def test_nin_and_ni_merge_only_in_the_loose_key():

@@ -1779,6 +1779,12 @@ class SecretRequestFinder:
                             m.text[sentence_start:sentence_end])
                         cue = None if safe_here else self._cue(
                             m, sentence_end, following, x.start(), x.end())
+                if cue is None and self.reference is not None:
+                    # unpunctuated (ASR): "ive sent a code to your phone number ending in four two
+                    # can you read that out to me", a request that points back, further on
+                    far = min(sentence_end, x.end() + 2 * w)
+                    if far > x.end() + w and self.reference.search(m.text[x.end() + w:far]):
+                        cue = self._cue(m, x.end(), far, x.start(), x.end())
                 if cue is None:
                     continue
                 out.append((min(x.start(), cue[0]), max(x.end(), cue[1]),

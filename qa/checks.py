@@ -459,6 +459,11 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
     # 深圳农村商业银行 is said 深圳农商银行 (or 农商行)
     names += [n.replace("农村商业银行", short) for n in names if "农村商业银行" in n and len(n) > 6
               for short in ("农商银行", "农商行")]
+    # a private bank's 商业银行 is said 银行 (浙江民泰商业银行: 民泰银行, and 民泰因行 by sound); not after a
+    # place, where 银行 names another bank (上海商业银行 is not 上海银行)
+    names += [n[:-4] + "银行" for n in list(names) if n.endswith("商业银行") and len(stem := n[:-4]) >= 2
+              and not any(r.search(stem) for r in (_PROVINCE_RE, _REGION_RE, _CITY_RE, _COUNTRY_RE))
+              and not _GENERIC_ORG_RE.search(stem)]
     # 招联消费金融 is said 招联金融
     names += [n.replace("消费金融", "金融") for n in names if n.endswith("消费金融") and len(n) > 5]
     names += [m.group(1) for n in names if (m := _OF_PLACE_RE.match(n.lower()))]

@@ -104,6 +104,7 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("Dutch-Bangla Bank PLC", "good morning DBBL cards this is Rafiq", "en"),
     ("Ahli Bank Qatar", "good afternoon thank you for calling ahli bank this is fatima", "en"),  # a country after the name
     ("浙江泰隆商业银行", "您好 泰隆商业银行 工号二一三", "zh"),     # a province before the name is not said
+    ("浙江民泰商业银行", "您好 民泰因行 我是小郑", "zh"),          # 商业银行 said 银行, here heard 因行
     ("湖南桃源农商村镇银行", "您好，桃源农商村镇银行，我姓邓", "zh"),
     ("重庆三峡银行", "您好 三峡银行客服 我是小冉", "zh"),      # a municipality or city before a private bank's brand
     ("温州民商银行", "您好，民商因行，工号二一三", "zh"),
@@ -151,6 +152,7 @@ def test_a_brand_run_on_after_its_institution_counts_alone(organisation, said):
     ("浙江农商银行", "您好 农商银行 我是小李"),            # a province dropped leaves no name
     ("江苏银行", "您好 银行客服 我是小李"),
     ("北京银行", "您好 银行客服 我是小李"),              # a city dropped leaves no name either
+    ("上海商业银行", "您好 上海银行 我是小李"),            # another bank: 上海银行 is not 上海商业银行
     ("上海农商银行", "您好 农商银行 我是小李"),
     ("台灣銀行", "您好 银行客服 我是小李"),            # a region dropped leaves no name
     ("中國工商銀行（澳門）", "您好 澳门客服 我是小李"),      # nor is the region in brackets one

@@ -7,7 +7,8 @@ holdout11/ (30 + 20), holdout12/ (30 + 20), holdout13/ (30 + 20), holdout14/ (30
 holdout15/ (30 + 20), holdout16/ (30 + 20), holdout17/ (30 + 20), holdout18/ (30 + 20),
 holdout19/ (30 + 20), holdout20/ (30 + 20), holdout21/ (30 + 20), holdout22/ (30 + 20), holdout23/ (30 + 20), holdout24/ (30 + 20), holdout25/ (30 + 20),
 holdout26/ (30 + 20), holdout27/ (30 + 20), holdout28/ (30 + 20), holdout29/ (30 + 20),
-holdout30/ (30 + 20), holdout31/ (30 + 20) and holdout32/ (30 + 20),
+holdout30/ (30 + 20), holdout31/ (30 + 20), holdout32/ (30 + 20), holdout33/ (30 + 20),
+holdout34/ (30 + 20), holdout35/ (30 + 20) and holdout36/ (30 + 20),
 each written and labelled independently of the rules and of each other, are scored with
 the bundled rubrics. (Each held-out set was measured before the rules saw it; the README
 gives those first figures. Where the rules keep a judgement against a set's
@@ -24,9 +25,14 @@ h26-zh-013 segment 14, "我只是把后果告诉您", is labelled forbidden and 
 holdout20 label the same wording, stating the consequences, as professional. holdout27's
 h27-en-002 is kept "pass" for password_request: the second and fifth characters of a
 memorable word are a security question, as holdout4, holdout7 and holdout16 label them.
-holdout29's h29-en-007 greeting ("zoppa" for Zopa: a four-letter name one letter off scores
-75 by fuzzy matching) and h29-en-010 self_intro ("rafiq speaking" for Rafiqul Islam: a
-shortened given name) are not guessed. holdout32's h32-en-018 segment 11, "next time choose
+holdout29's h29-en-007 greeting ("zoppa" for Zopa) now agrees: the brand is matched by its
+sound (metaphone) as ASR spells it; h29-en-010 self_intro ("rafiq speaking" for Rafiqul
+Islam: a shortened given name) is not guessed. holdout34's h34-en-018 is kept "fail" for
+greeting ("police bank hardship": the organisation named but no greeting, as k-en-008 of
+holdout2 is labelled) and its segment 10, "it is what it is", is a lexicon hit the label does not
+count: holdout34 English stays out of the bars, at P 0.94. holdout33's h33-zh-029 is kept "pass"
+for verification: the agent asks the policyholder's name and policy number of a daughter calling
+for her father; the rules cannot tell that the answers are a third party's. holdout32's h32-en-018 segment 11, "next time choose
 standard if you are not in a hurry", after two blaming lines of the same agent, is flagged by
 the tone model and not labelled: holdout32 English stays out of the bars, at P 0.94.)
 Every shared item must agree with the labels on at least 95% of the calls of each set and

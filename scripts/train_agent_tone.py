@@ -33,7 +33,8 @@ LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "hol
                  "holdout12", "holdout13", "holdout14", "holdout15", "holdout16", "holdout17",
                  "holdout18", "holdout19", "holdout20", "holdout21", "holdout22", "holdout23",
                  "holdout24", "holdout25", "holdout26", "holdout27", "holdout28", "holdout29",
-                 "holdout30", "holdout31", "holdout32")
+                 "holdout30", "holdout31", "holdout32", "holdout33", "holdout34", "holdout35",
+                 "holdout36")
 # Labelled sets are trained on once measured untouched (the generalisation figure is
 # bench/tone_loso.py's leave-one-set-out totals over LABELLED_SETS).
 # English stops at holdout26. It once stopped at holdout13 (trained on holdout14 and holdout15 it
@@ -45,6 +46,8 @@ LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "hol
 # you, lets just fix it"), and the Chinese model trained through holdout28 made a false hit in
 # holdout17 (那个要你去公安那边问 我们这边解不了, 0.84); so both stop at holdout26 (the Chinese one
 # lifted unseen holdout27 zh recall 0.84 -> 0.88 at the same precision).
+# Trained through holdout34 (English; rules of 1.14.0's holdout34 fixes), recall on the unseen
+# holdout35/36 English calls stayed 0.71 / 0.71 and holdout35 gained a false hit (P 1.00 -> 0.92).
 TRAIN_SETS = {language: LABELLED_SETS[:LABELLED_SETS.index("holdout27")] for language in ("zh", "en")}
 EXTRA = REPO / "data" / "agent_tone"
 THRESHOLD = {"zh": 0.8, "en": 0.85}

@@ -316,7 +316,7 @@ _ENGLISH_NAME = (r"\b(?!(?:i|you|youre|im|am|are|is|was|were|we|who|this|that|it
                  r"to|for|with|and|not|now|me|my|your)\b)[a-z]+")
 _BACKREF_RE = re.compile(r"\\\d|\(\?P[<=]")
 _PLACEHOLDER_RE = re.compile(
-    r"\{(company|agent_surname|agent_given_name|agent_name|agent_name_part)\}")
+    r"\{(company|agent_surname|agent_given_name|agent_given_last|agent_name|agent_name_part)\}")
 _COMPOUND_SURNAMES = (
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
     "司徒", "夏侯", "轩辕", "令狐", "钟离", "澹台", "南宫", "端木", "独孤", "西门",
@@ -495,7 +495,8 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
 
 class PhraseSet(BaseModel):
     """Phrases given inline and/or by lexicon name; inline phrases may hold placeholders
-    {company}, {agent_surname}, {agent_given_name}, {agent_name}, filled in per call.
+    {company}, {agent_surname}, {agent_given_name}, {agent_given_last} (the given name's last
+    character: 阿俊 for 何家俊), {agent_name}, filled in per call.
     `bind` compiles them into a PhraseRuntime that does the matching."""
 
     model_config = ConfigDict(extra="forbid")
@@ -860,7 +861,7 @@ def _fill_templates(templates: tuple[str, ...], agent_name: str | None, organisa
     """PhraseRuntime.resolved_templates for one agent and organisation (cached: the same
     agents and organisations come back call after call)."""
     surname, given = split_name(agent_name or "", language)
-    values = {"agent_surname": surname, "agent_given_name": given,
+    values = {"agent_surname": surname, "agent_given_name": given, "agent_given_last": given[-1:],
               "agent_name": (agent_name or "").strip()}
     phrases: list[str] = []
     text_patterns: list[re.Pattern[str]] = []

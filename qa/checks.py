@@ -414,6 +414,18 @@ def _initials(words: list[str], at_least: int) -> str:
     return "".join(w[0] for w in words).upper()
 
 
+def _without_leading_place(names: list[str], places: tuple[re.Pattern[str], ...],
+                           min_rest: int) -> list[str]:
+    """The names after a leading place (the first of `places` that matches), where what is
+    left has `min_rest` characters or more and is not generic (农商银行, 银行)."""
+    out = []
+    for n in names:
+        m = next((m for place in places if (m := place.match(n))), None)
+        if m and len(rest := n[m.end():]) >= min_rest and not _GENERIC_ORG_RE.match(rest):
+            out.append(rest)
+    return out
+
+
 @functools.lru_cache(maxsize=4096)
 def organisation_names(organisation: str, organisations: tuple[Organisation, ...]) -> list[str]:
     """The names a call's organisation may be said by: itself, its short forms without a
@@ -443,12 +455,10 @@ def organisation_names(organisation: str, organisations: tuple[Organisation, ...
         names += [n[0] + "银" + inner for n in names if n.endswith("银行") and len(n) == 4]
     # a province before the institution's own name is not said (江苏邗江民泰村镇银行: 邗江民泰村镇银行,
     # 广东华兴银行: 华兴银行); a generic remainder (浙江农商银行: 农商银行, 江苏银行: 银行) is no name
-    names += [rest for n in names if (m := _PROVINCE_RE.match(n))
-              and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
-    names += [rest for n in names if (m := _REGION_RE.match(n))
-              and len(rest := n[m.end():]) >= 2 and not _GENERIC_ORG_RE.match(rest)]
-    names += [rest for n in names if (m := _CITY_RE.match(n) or _COUNTRY_RE.match(n))
-              and len(rest := n[m.end():]) >= 4 and not _GENERIC_ORG_RE.match(rest)]
+    # (each pass also strips the names the one before it made: 广东顺德农商银行 -> 顺德农商银行)
+    names += _without_leading_place(names, (_PROVINCE_RE,), 4)
+    names += _without_leading_place(names, (_REGION_RE,), 2)
+    names += _without_leading_place(names, (_CITY_RE, _COUNTRY_RE), 4)
     # 阳光财产保险 is said 阳光产险 or 阳光财险, or without 财产 (永诚财产保险: 永诚保险)
     names += [n.replace("财产保险", short) for n in names if "财产保险" in n and len(n) > 5
               for short in ("产险", "财险", "保险")]

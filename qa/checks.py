@@ -327,6 +327,8 @@ _ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
                  " credit card", " plc", " ltd", " inc", " limited", " group", " holdings",
                  " bank", " banking corporation", " bank berhad", " building society",
                  " insurance", " assurance",
+                 # a credit union said by its brand (Dupaco Community Credit Union: Dupaco)
+                 " community credit union", " federal credit union", " credit union",
                  # regions a brand is registered with but not said on the phone
                  " uk", " us", " usa", " hong kong", " hk", " china", " singapore", " australia",
                  " canada", " ireland", " europe", " international", " india", " malaysia",

@@ -126,7 +126,8 @@ def test_a_brokerage_or_fund_company_counts_by_its_brand(organisation, said):
     ("Truist", "thanks for calling tru ist this is dana", "en"),  # a one-word brand ASR splits in two
     ("Barclays", "good morning bar clays card services", "en"),
     ("M&T Bank", "thanks for calling m and tea bank this is tyler", "en"),
-    ("Tower Insurance", "kia ora thanks for calling tower claims my names hemi", "en"),  # an insurer by its brand  # "&" said "and", "t" heard "tea"
+    ("Tower Insurance", "kia ora thanks for calling tower claims my names hemi", "en"),  # an insurer by its brand
+    ("Dupaco Community Credit Union", "Thanks for calling Dupaco, this is Brenda", "en"),  # a credit union by its brand  # "&" said "and", "t" heard "tea"
 ])
 def test_an_organisation_counts_by_the_short_form_said_on_the_phone(organisation, said, language):
     t = transcript([("agent", 0.0, 3.0, said)], language=language, organisation=organisation)

@@ -34,7 +34,7 @@ LABELLED_SETS = ("labelled", "holdout", "holdout2", "holdout3", "holdout4", "hol
                  "holdout18", "holdout19", "holdout20", "holdout21", "holdout22", "holdout23",
                  "holdout24", "holdout25", "holdout26", "holdout27", "holdout28", "holdout29",
                  "holdout30", "holdout31", "holdout32", "holdout33", "holdout34", "holdout35",
-                 "holdout36")
+                 "holdout36", "holdout37", "holdout38")
 # Labelled sets are trained on once measured untouched (the generalisation figure is
 # bench/tone_loso.py's leave-one-set-out totals over LABELLED_SETS).
 # English stops at holdout26. It once stopped at holdout13 (trained on holdout14 and holdout15 it

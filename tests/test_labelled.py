@@ -8,7 +8,8 @@ holdout15/ (30 + 20), holdout16/ (30 + 20), holdout17/ (30 + 20), holdout18/ (30
 holdout19/ (30 + 20), holdout20/ (30 + 20), holdout21/ (30 + 20), holdout22/ (30 + 20), holdout23/ (30 + 20), holdout24/ (30 + 20), holdout25/ (30 + 20),
 holdout26/ (30 + 20), holdout27/ (30 + 20), holdout28/ (30 + 20), holdout29/ (30 + 20),
 holdout30/ (30 + 20), holdout31/ (30 + 20), holdout32/ (30 + 20), holdout33/ (30 + 20),
-holdout34/ (30 + 20), holdout35/ (30 + 20) and holdout36/ (30 + 20),
+holdout34/ (30 + 20), holdout35/ (30 + 20), holdout36/ (30 + 20), holdout37/ (30 + 20) and
+holdout38/ (30 + 20),
 each written and labelled independently of the rules and of each other, are scored with
 the bundled rubrics. (Each held-out set was measured before the rules saw it; the README
 gives those first figures. Where the rules keep a judgement against a set's
@@ -65,7 +66,8 @@ RUBRIC = {"zh": "zh-bank-hotline", "en": "en-card-services"}
 # holdout30 in both after theirs (1.12.0); holdout31 in both and holdout32 in Mandarin after
 # theirs (1.13.0: holdout32 English keeps one tone false hit, P 0.94); holdout33, holdout35 and
 # holdout36 in both and holdout34 in Mandarin after theirs (1.14.0: holdout34 English keeps one
-# lexicon hit the label does not count, P 0.94).
+# lexicon hit the label does not count, P 0.94); holdout37 and holdout38 in both after theirs
+# (1.15.0).
 SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "en"),
         ("holdout2", "zh"), ("holdout2", "en"), ("holdout3", "zh"), ("holdout3", "en"),
         ("holdout4", "zh"), ("holdout4", "en"), ("holdout5", "zh"), ("holdout5", "en"),
@@ -83,7 +85,8 @@ SETS = [("labelled", "zh"), ("labelled", "en"), ("holdout", "zh"), ("holdout", "
         ("holdout28", "en"), ("holdout29", "zh"), ("holdout29", "en"), ("holdout30", "zh"),
         ("holdout30", "en"), ("holdout31", "zh"), ("holdout31", "en"), ("holdout32", "zh"),
         ("holdout33", "zh"), ("holdout33", "en"), ("holdout34", "zh"), ("holdout35", "zh"),
-        ("holdout35", "en"), ("holdout36", "zh"), ("holdout36", "en")]
+        ("holdout35", "en"), ("holdout36", "zh"), ("holdout36", "en"), ("holdout37", "zh"),
+        ("holdout37", "en"), ("holdout38", "zh"), ("holdout38", "en")]
 
 
 def report_for(kind: str, language: str):

@@ -22,7 +22,7 @@ import ahocorasick_rs
 import jellyfish
 from rapidfuzz import fuzz
 
-from qa.text import MatchText, _char_keys, _context_rewrites, _is_cjk, kept_many, match_text, to_display
+from qa.text import MatchText, _char_keys, _is_cjk, in_context, kept_many, match_text, to_display
 
 MatchForm = Literal["exact", "pinyin", "loose", "fuzzy", "sound", "regex"]
 
@@ -346,6 +346,17 @@ def fuzzy_locate(phrase: MatchText, target: MatchText, threshold: float) -> tupl
 _LATIN_WORD_RE = re.compile(r"[a-z]+")
 
 
+@functools.lru_cache(maxsize=4096)
+def _sound_keys(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(words, metaphone key of each) of an English name; no keys when a word is not plain
+    ASCII letters or has no key."""
+    words = tuple(name.lower().split())
+    if not words or not all(w.isascii() and w.isalpha() for w in words):
+        return words, ()
+    keys = tuple(jellyfish.metaphone(w) for w in words)
+    return words, keys if all(keys) else ()
+
+
 def sound_alike_locate(name: str, target: MatchText, min_ratio: float = 60
                        ) -> tuple[float, int, int] | None:
     """An English name as ASR spells it by sound ("brecks" for Brex, "zoppa" for Zopa): the
@@ -353,11 +364,8 @@ def sound_alike_locate(name: str, target: MatchText, min_ratio: float = 60
     whose spelling is still close to it (ratio at least `min_ratio`, so "today" is not
     "Tide"). (ratio, start, end) in target's match form, or None. The English counterpart of
     the pinyin keys."""
-    words = name.lower().split()
-    if not words or not all(w.isascii() and w.isalpha() for w in words):
-        return None
-    keys = [jellyfish.metaphone(w) for w in words]
-    if not all(keys):
+    words, keys = _sound_keys(name)
+    if not keys:
         return None
     tokens = list(_LATIN_WORD_RE.finditer(target.text))
     n = len(words)
@@ -382,10 +390,7 @@ def key_pattern(pattern: str, loose: bool = False) -> re.Pattern[str]:
             out.append(re.escape(_char_keys(ch)[1 if loose else 0]))
         else:
             out.append(ch)
-    keyed = "".join(out)
-    for (s_old, s_new), (l_old, l_new) in _context_rewrites():
-        keyed = keyed.replace(*((l_old, l_new) if loose else (s_old, s_new)))
-    return re.compile(keyed)
+    return re.compile(in_context("".join(out), loose))
 
 
 # --- literal prefilter for regular expressions ---------------------------------------------

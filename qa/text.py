@@ -248,18 +248,20 @@ def _context_rewrites() -> list[tuple[tuple[str, str], tuple[str, str]]]:
     return _CONTEXT_REWRITES
 
 
-def _in_context(strict: str, loose: str) -> tuple[str, str]:
-    for (s_old, s_new), (l_old, l_new) in _context_rewrites():
-        if s_old in strict:
-            strict = strict.replace(s_old, s_new)
-        if l_old in loose:
-            loose = loose.replace(l_old, l_new)
-    return strict, loose
+def in_context(key: str, loose: bool = False) -> str:
+    """A pinyin key (the loose one with `loose`) with the readings characters take from the
+    one before them (_CONTEXT_READINGS). Keys of texts and of key patterns both go through it."""
+    for strict_rewrite, loose_rewrite in _context_rewrites():
+        before, after = loose_rewrite if loose else strict_rewrite
+        if before in key:
+            key = key.replace(before, after)
+    return key
 
 
 def _keys_of(text: str) -> tuple[str, str]:
     """(pinyin key, loose key) of a match-form text."""
-    return _in_context(*_keys_of_characters(text))
+    strict, loose = _keys_of_characters(text)
+    return in_context(strict), in_context(loose, loose=True)
 
 
 def _keys_of_characters(text: str) -> tuple[str, str]:
